@@ -1,0 +1,231 @@
+package anycablesse
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("anycable_sse", parseCaddyfile)
+	// Before encode: the SSE endpoint answers before encode could wrap the
+	// writer, so streams are never compressed or buffered (a compressed
+	// stream would also pin megabytes of encoder state per client).
+	httpcaddyfile.RegisterDirectiveOrder("anycable_sse", httpcaddyfile.Before, "encode")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	anycable_sse [<matcher>] {
+//	    path                  <path>          # default /events
+//	    broadcast_path        <path>          # default /_broadcast
+//	    secret                <secret>        # AnyCable --secret; derives the keys below
+//	    broadcast_key         <key>
+//	    public_streams
+//	    streams_secret        <secret...>     # first signs, any verifies
+//	    turbo_streams_secret  <secret...>
+//	    turbo_secret_key_base <secret_key_base>
+//	    ping_interval         <duration>      # default 3s; 0 disables
+//	    broker                memory
+//	    history_limit         <n>             # default 100
+//	    history_ttl           <duration>      # default 300s
+//	    rpc_url               <url>
+//	    rpc_secret            <secret>
+//	    rpc_timeout           <duration>      # default 3s
+//	    rpc_concurrency       <n>             # default 28
+//	    headers               <name...>       # default cookie
+//	    allowed_origins       <origin...>
+//	    enforce_origins
+//	    write_timeout         <duration>      # default 10s
+//	    max_pending           <size>          # default 1MiB
+//	    max_broadcast_body    <size>          # default 1MiB
+//	    max_broadcast_batch   <n>             # default 1000
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := make(map[string]bool)
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("duplicate subdirective %q", name)
+		}
+		seen[name] = true
+
+		var err error
+		switch name {
+		case "path":
+			err = oneArg(d, &h.Path)
+		case "broadcast_path":
+			err = oneArg(d, &h.BroadcastPath)
+		case "secret":
+			err = oneArg(d, &h.Secret)
+		case "broadcast_key":
+			err = oneArg(d, &h.BroadcastKey)
+		case "public_streams":
+			err = flag(d, &h.PublicStreams)
+		case "streams_secret":
+			h.StreamsSecrets, err = someArgs(d)
+		case "turbo_streams_secret":
+			h.TurboStreamsSecrets, err = someArgs(d)
+		case "turbo_secret_key_base":
+			err = oneArg(d, &h.TurboSecretKeyBase)
+		case "ping_interval":
+			var dur caddy.Duration
+			if err = durationArg(d, &dur, true); err == nil {
+				h.PingInterval = &dur
+			}
+		case "broker":
+			err = h.parseBroker(d)
+		case "history_limit":
+			err = intArg(d, &h.HistoryLimit, 1)
+		case "history_ttl":
+			err = durationArg(d, &h.HistoryTTL, false)
+		case "rpc_url":
+			err = oneArg(d, &h.RPCURL)
+		case "rpc_secret":
+			err = oneArg(d, &h.RPCSecret)
+		case "rpc_timeout":
+			err = durationArg(d, &h.RPCTimeout, false)
+		case "rpc_concurrency":
+			err = intArg(d, &h.RPCConcurrency, 1)
+		case "headers":
+			h.Headers, err = someArgs(d)
+		case "allowed_origins":
+			h.AllowedOrigins, err = someArgs(d)
+		case "enforce_origins":
+			err = flag(d, &h.EnforceOrigins)
+		case "write_timeout":
+			err = durationArg(d, &h.WriteTimeout, false)
+		case "max_pending":
+			var n int64
+			if err = sizeArg(d, &n); err == nil {
+				h.MaxPendingBytes = int(n)
+			}
+		case "max_broadcast_body":
+			err = sizeArg(d, &h.MaxBroadcastBody)
+		case "max_broadcast_batch":
+			err = intArg(d, &h.MaxBroadcastBatch, 1)
+		default:
+			return d.Errf("unrecognized subdirective %q", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	switch d.Val() {
+	case "memory":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.Broker = &BrokerConfig{Type: "memory"}
+		return nil
+	default:
+		return d.Errf("unknown broker %q (known: memory)", d.Val())
+	}
+}
+
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func someArgs(d *caddyfile.Dispenser) ([]string, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
+// flag reads a subdirective that is on when present; "true"/"false" may be
+// given explicitly.
+func flag(d *caddyfile.Dispenser, dst *bool) error {
+	*dst = true
+	if !d.NextArg() {
+		return nil
+	}
+	v, err := strconv.ParseBool(d.Val())
+	if err != nil {
+		return d.Errf("%s: expected true or false, got %q", d.Val(), d.Val())
+	}
+	*dst = v
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration, zeroOK bool) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("%s: invalid duration %q: %v", name, v, err)
+	}
+	if dur < 0 || (dur == 0 && !zeroOK) {
+		return d.Errf("%s: must be positive, got %q", name, v)
+	}
+	*dst = caddy.Duration(time.Duration(dur))
+	return nil
+}
+
+func intArg(d *caddyfile.Dispenser, dst *int, min int) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return d.Errf("%s: expected a whole number of at least %d, got %q", name, min, v)
+	}
+	*dst = n
+	return nil
+}
+
+func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n == 0 || n > 1<<40 {
+		return d.Errf("%s: invalid size %q", name, v)
+	}
+	*dst = int64(n)
+	return nil
+}
+
+// Interface guard.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

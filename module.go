@@ -1,0 +1,402 @@
+// Package anycablesse is a Caddy module, directive anycable_sse, that
+// terminates AnyCable-compatible Server-Sent Events inside the web server.
+//
+// A reader finds every behaviour in two hops from here: the configuration
+// below, Provision (secrets, engine, RPC), ServeHTTP (routing to the SSE
+// endpoint in package sse, the broadcast endpoint in broadcast.go, or the
+// next handler). The hub and brokers are in package pubsub, the wire
+// vocabulary in package protocol.
+package anycablesse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/sse"
+)
+
+// Version is sent in the X-Anycable-Version header.
+const Version = "caddy-anycable-sse/0.1"
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler serves AnyCable-compatible Server-Sent Events at Path and accepts
+// AnyCable broadcasts at BroadcastPath; every other request goes to the next
+// handler.
+type Handler struct {
+	// Path of the SSE endpoint (exact match). Default: /events.
+	Path string `json:"path,omitempty"`
+	// BroadcastPath of the HTTP broadcast endpoint (exact match). Default:
+	// /_broadcast.
+	BroadcastPath string `json:"broadcast_path,omitempty"`
+
+	// Secret is AnyCable's --secret: when set, the broadcast key, the RPC
+	// secret and the streams secret are derived from it as AnyCable derives
+	// them, so one anycable-rails secret configures both sides. An explicit
+	// per-purpose value wins. Placeholders such as {env.ANYCABLE_SECRET} are
+	// resolved at provision time.
+	Secret string `json:"secret,omitempty"`
+	// BroadcastKey is required as "Authorization: Bearer <key>" on the
+	// broadcast endpoint. Default: HMAC-SHA256(secret, "broadcast-cable") in
+	// hex. With no key, only loopback clients may broadcast.
+	BroadcastKey string `json:"broadcast_key,omitempty"`
+
+	// PublicStreams allows ?stream= (unsigned stream names).
+	PublicStreams bool `json:"public_streams,omitempty"`
+	// StreamsSecrets verify ?signed_stream= names. The first signs, any
+	// verifies (rotation). Default: Secret. With none, signed streams are
+	// refused.
+	StreamsSecrets []string `json:"streams_secret,omitempty"`
+	// TurboStreamsSecrets verify Turbo Streams signed names locally.
+	// Default: the streams secrets when no RPC is configured (with RPC,
+	// Turbo subscriptions then go to the app).
+	TurboStreamsSecrets []string `json:"turbo_streams_secret,omitempty"`
+	// TurboSecretKeyBase is the Rails app's secret_key_base; the Turbo
+	// verifier key is derived from it exactly as Rails does.
+	TurboSecretKeyBase string `json:"turbo_secret_key_base,omitempty"`
+
+	// PingInterval between pings. Default: 3s. 0 disables pings.
+	PingInterval *caddy.Duration `json:"ping_interval,omitempty"`
+
+	// Broker keeps ids and history. Default: the in-memory broker.
+	Broker *BrokerConfig `json:"broker,omitempty"`
+	// HistoryLimit is how many messages each stream keeps. Default: 100.
+	HistoryLimit int `json:"history_limit,omitempty"`
+	// HistoryTTL is how long messages are kept. Default: 300s.
+	HistoryTTL caddy.Duration `json:"history_ttl,omitempty"`
+
+	// RPCURL is the app's AnyCable HTTP RPC endpoint, e.g.
+	// http://127.0.0.1:3000/_anycable. Without it, only $pubsub and Turbo
+	// streams can be subscribed and every connection is accepted.
+	RPCURL string `json:"rpc_url,omitempty"`
+	// RPCSecret is sent as "Authorization: Bearer <secret>" to the app.
+	// Default: HMAC-SHA256(secret, "rpc-cable") in hex.
+	RPCSecret string `json:"rpc_secret,omitempty"`
+	// RPCTimeout bounds one RPC call, retries included. Default: 3s.
+	RPCTimeout caddy.Duration `json:"rpc_timeout,omitempty"`
+	// RPCConcurrency bounds RPC calls in flight. Default: 28.
+	RPCConcurrency int `json:"rpc_concurrency,omitempty"`
+	// Headers are the request headers forwarded to the app. Default: cookie.
+	Headers []string `json:"headers,omitempty"`
+
+	// AllowedOrigins limits which origins get CORS headers ("*.example.com"
+	// matches subdomains). Default: every origin (Access-Control-Allow-Origin: *).
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// EnforceOrigins refuses other origins with 403 (AnyCable only omits
+	// the CORS header).
+	EnforceOrigins bool `json:"enforce_origins,omitempty"`
+
+	// WriteTimeout bounds one write to a client. Default: 10s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+	// MaxPendingBytes bounds what is queued for one client; a client that
+	// falls further behind is disconnected (it resumes with Last-Event-ID).
+	// Default: 1 MiB.
+	MaxPendingBytes int `json:"max_pending_bytes,omitempty"`
+	// MaxBroadcastBody bounds a broadcast request body. Default: 1 MiB.
+	MaxBroadcastBody int64 `json:"max_broadcast_body,omitempty"`
+	// MaxBroadcastBatch bounds the publications in one batch. Default: 1000.
+	MaxBroadcastBatch int `json:"max_broadcast_batch,omitempty"`
+
+	logger       *zap.Logger
+	engine       *engine
+	engineKey    string
+	broadcastKey string
+	sse          *sse.Server
+}
+
+// BrokerConfig chooses the broker.
+type BrokerConfig struct {
+	// Type is "memory" (default, one node).
+	Type string `json:"type,omitempty"`
+	// URL of the backing store, for brokers that have one.
+	URL string `json:"url,omitempty"`
+	// Prefix of the keys the broker writes.
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.anycable_sse",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Limits that are not configurable (yet).
+const (
+	defaultMaxPostBody   = 64 << 10
+	defaultMaxIdentifier = 4 << 10
+	defaultMaxStreamName = 1 << 10
+)
+
+// Provision resolves secrets and defaults and takes a reference on the
+// shared engine. It starts nothing that outlives a `caddy validate` run.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.applyDefaults()
+
+	repl := caddy.NewReplacer()
+	resolve := func(v string) string { return repl.ReplaceKnown(v, "") }
+	resolveAll := func(vs []string) []string {
+		out := make([]string, 0, len(vs))
+		for _, v := range vs {
+			if v = resolve(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	secret := resolve(h.Secret)
+
+	h.broadcastKey = resolve(h.BroadcastKey)
+	if h.broadcastKey == "" && secret != "" {
+		h.broadcastKey = protocol.DeriveKey(secret, protocol.PurposeBroadcast)
+	}
+	if h.broadcastKey == "none" {
+		h.broadcastKey = ""
+	}
+
+	streamsKeys := resolveAll(h.StreamsSecrets)
+	if len(streamsKeys) == 0 && secret != "" {
+		streamsKeys = []string{secret}
+	}
+	streams := protocol.NewVerifier(toKeys(streamsKeys)...)
+
+	var turbo *protocol.Verifier
+	turboKeys := toKeys(resolveAll(h.TurboStreamsSecrets))
+	if skb := resolve(h.TurboSecretKeyBase); skb != "" {
+		turboKeys = append(turboKeys, protocol.TurboKeyFromSecretKeyBase(skb))
+	}
+	if len(turboKeys) == 0 && h.RPCURL == "" {
+		turboKeys = toKeys(streamsKeys)
+	}
+	if len(turboKeys) > 0 {
+		turbo = protocol.NewVerifier(turboKeys...)
+	}
+
+	var rpc *protocol.RPCClient
+	if h.RPCURL != "" {
+		rpcSecret := resolve(h.RPCSecret)
+		if rpcSecret == "" && secret != "" {
+			rpcSecret = protocol.DeriveKey(secret, protocol.PurposeRPC)
+		}
+		if rpcSecret == "none" {
+			rpcSecret = ""
+		}
+		var err error
+		rpc, err = protocol.NewRPCClient(protocol.RPCConfig{
+			URL:         resolve(h.RPCURL),
+			Secret:      rpcSecret,
+			Timeout:     time.Duration(h.RPCTimeout),
+			Concurrency: h.RPCConcurrency,
+		})
+		if err != nil {
+			return fmt.Errorf("rpc_url: %w", err)
+		}
+	}
+
+	eng, err := h.loadEngine()
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	h.engine = eng
+	h.engineKey = h.Broker.engineKey()
+
+	headers := make([]string, len(h.Headers))
+	for i, name := range h.Headers {
+		headers[i] = strings.ToLower(name)
+	}
+	h.sse = &sse.Server{
+		Hub:      eng.hub,
+		Registry: eng.registry,
+		Log:      h.logger,
+		Opts: sse.Options{
+			PingInterval:   time.Duration(*h.PingInterval),
+			WriteTimeout:   time.Duration(h.WriteTimeout),
+			MaxPending:     h.MaxPendingBytes,
+			PublicStreams:  h.PublicStreams,
+			Streams:        streams,
+			Turbo:          turbo,
+			RPC:            rpc,
+			RPCHeaders:     headers,
+			MaxPostBody:    defaultMaxPostBody,
+			MaxIdentifier:  defaultMaxIdentifier,
+			MaxStreamName:  defaultMaxStreamName,
+			AllowedOrigins: h.AllowedOrigins,
+			EnforceOrigins: h.EnforceOrigins,
+			Version:        Version,
+		},
+	}
+
+	if err := h.hookShutdown(ctx); err != nil {
+		return err
+	}
+	h.logStartup(streams, turbo)
+	return nil
+}
+
+func toKeys(vs []string) [][]byte {
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = []byte(v)
+	}
+	return out
+}
+
+func (h *Handler) applyDefaults() {
+	if h.Path == "" {
+		h.Path = "/events"
+	}
+	if h.BroadcastPath == "" {
+		h.BroadcastPath = "/_broadcast"
+	}
+	if h.PingInterval == nil {
+		d := caddy.Duration(3 * time.Second)
+		h.PingInterval = &d
+	}
+	if h.Broker == nil {
+		h.Broker = &BrokerConfig{Type: "memory"}
+	}
+	if h.HistoryLimit == 0 {
+		h.HistoryLimit = 100
+	}
+	if h.HistoryTTL == 0 {
+		h.HistoryTTL = caddy.Duration(300 * time.Second)
+	}
+	if h.RPCTimeout == 0 {
+		h.RPCTimeout = caddy.Duration(3 * time.Second)
+	}
+	if h.RPCConcurrency == 0 {
+		h.RPCConcurrency = 28
+	}
+	if h.Headers == nil {
+		h.Headers = []string{"cookie"}
+	}
+	if h.WriteTimeout == 0 {
+		h.WriteTimeout = caddy.Duration(10 * time.Second)
+	}
+	if h.MaxPendingBytes == 0 {
+		h.MaxPendingBytes = 1 << 20
+	}
+	if h.MaxBroadcastBody == 0 {
+		h.MaxBroadcastBody = 1 << 20
+	}
+	if h.MaxBroadcastBatch == 0 {
+		h.MaxBroadcastBatch = 1000
+	}
+}
+
+// hookShutdown ends every open stream when the process exits (not on a
+// reload: streams then stay open and keep their hub). Caddy's default grace
+// period is eternal, so without this `caddy stop` would wait for clients.
+func (h *Handler) hookShutdown(ctx caddy.Context) error {
+	appIface, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("events app: %w", err)
+	}
+	registry := h.engine.registry
+	return appIface.(*caddyevents.App).On("stopping", caddyevents.Handler(stoppingHandler(func() {
+		if caddy.Exiting() {
+			registry.Shutdown()
+		}
+	})))
+}
+
+type stoppingHandler func()
+
+func (f stoppingHandler) Handle(context.Context, caddy.Event) error {
+	f()
+	return nil
+}
+
+func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
+	fields := []zap.Field{
+		zap.String("path", h.Path),
+		zap.String("broadcast_path", h.BroadcastPath),
+		zap.String("broker", h.engineKey),
+		zap.Bool("public_streams", h.PublicStreams),
+		zap.Bool("signed_streams", streams.Enabled()),
+		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
+		zap.Bool("rpc", h.RPCURL != ""),
+	}
+	h.logger.Info("anycable_sse ready", fields...)
+	if h.broadcastKey == "" {
+		h.logger.Warn("no broadcast_key or secret: the broadcast endpoint accepts loopback clients only",
+			zap.String("broadcast_path", h.BroadcastPath))
+	}
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if !strings.HasPrefix(h.Path, "/") {
+		return fmt.Errorf("path must start with /: %q", h.Path)
+	}
+	if !strings.HasPrefix(h.BroadcastPath, "/") {
+		return fmt.Errorf("broadcast_path must start with /: %q", h.BroadcastPath)
+	}
+	if h.Path == h.BroadcastPath {
+		return errors.New("path and broadcast_path must differ")
+	}
+	if h.PingInterval != nil && *h.PingInterval < 0 {
+		return errors.New("ping_interval must not be negative")
+	}
+	if h.HistoryLimit < 0 {
+		return errors.New("history_limit must not be negative")
+	}
+	return nil
+}
+
+// Cleanup drops this instance's reference on the shared engine. Streams that
+// this instance opened keep running on the engine until they end.
+func (h *Handler) Cleanup() error {
+	if h.engine == nil {
+		return nil
+	}
+	_, err := engines.Delete(h.engineKey)
+	return err
+}
+
+// ServeHTTP routes the SSE path and the broadcast path, and hands everything
+// else to the next handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	switch r.URL.Path {
+	case h.Path:
+		h.sse.ServeEvents(w, r, requestInfo(r))
+		return nil
+	case h.BroadcastPath:
+		h.serveBroadcast(w, r)
+		return nil
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// requestInfo is the absolute URL (sent to the app as env.url) and the real
+// client address (honouring Caddy's trusted_proxies).
+func requestInfo(r *http.Request) sse.RequestInfo {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return sse.RequestInfo{URL: scheme + "://" + r.Host + r.URL.RequestURI(), RemoteAddr: ip}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

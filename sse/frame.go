@@ -1,0 +1,68 @@
+// Package sse serves one client connection: it parses the request, frames
+// events and writes them, with pings and a bounded queue.
+package sse
+
+import (
+	"strconv"
+)
+
+// RetryNever is the retry hint (one year in ms) sent with disconnects that
+// must not be followed by a reconnect, so EventSource stays away.
+const RetryNever = 31536000000
+
+// AppendEvent appends one SSE event: an optional event line, one data line
+// per line of data (split on CRLF, CR and LF), an optional id line, an
+// optional retry line, then the blank line that ends the event. Callers make
+// sure event and id hold no CR or LF.
+func AppendEvent(dst []byte, event string, data []byte, id string, retry int64) []byte {
+	if event != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, event...)
+		dst = append(dst, '\n')
+	}
+	dst = AppendDataLines(dst, data)
+	if id != "" {
+		dst = AppendID(dst, id)
+	}
+	if retry > 0 {
+		dst = append(dst, "retry: "...)
+		dst = strconv.AppendInt(dst, retry, 10)
+		dst = append(dst, '\n')
+	}
+	return append(dst, '\n')
+}
+
+// AppendID appends an id line.
+func AppendID(dst []byte, id string) []byte {
+	dst = append(dst, "id: "...)
+	dst = append(dst, id...)
+	return append(dst, '\n')
+}
+
+// AppendDataLines writes data as "data: " lines. Every CRLF, lone CR and lone
+// LF starts a new line, so multi-line text (Turbo Stream HTML) survives and
+// nothing in the payload can start another SSE field.
+func AppendDataLines(dst []byte, data []byte) []byte {
+	start := 0
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c != '\n' && c != '\r' {
+			continue
+		}
+		dst = append(dst, "data: "...)
+		dst = append(dst, data[start:i]...)
+		dst = append(dst, '\n')
+		if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		start = i + 1
+	}
+	dst = append(dst, "data: "...)
+	dst = append(dst, data[start:]...)
+	return append(dst, '\n')
+}
+
+// keepaliveComment is what raw connections get instead of pings: a comment
+// line that EventSource ignores but that keeps idle proxies from cutting the
+// stream.
+var keepaliveComment = []byte(": ping\n\n")
