@@ -58,7 +58,7 @@ type Conn struct {
 	signal chan struct{}
 	done   chan struct{}
 
-	subs   []*pubsub.Subscription
+	subs    []*pubsub.Subscription
 	tooSlow atomic.Bool
 }
 
@@ -128,7 +128,7 @@ func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
 // gap that cannot be filled ends the connection so the client resumes from
 // its last id.
 func (c *Conn) Reset(s *pubsub.Subscription, reason string) {
-	if reason == "epoch changed" {
+	if reason == pubsub.ResetEpochChanged {
 		if !c.raw {
 			r := protocol.Reply{Type: protocol.TypeRejectHistory, Identifier: s.Identifier}
 			c.enqueue(AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0))

@@ -38,7 +38,9 @@ type requestError struct {
 
 func (e *requestError) Error() string { return e.reason }
 
-func badRequest(reason string) error { return &requestError{status: http.StatusBadRequest, reason: reason} }
+func badRequest(reason string) error {
+	return &requestError{status: http.StatusBadRequest, reason: reason}
+}
 
 // isTruthy is AnyCable's reading of raw=: true, 1, t or y in any case.
 func isTruthy(v string) bool {

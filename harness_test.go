@@ -1,0 +1,298 @@
+package anycablesse
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// testPort is where the in-process Caddy listens; picked once per test binary.
+var testPort = freePort()
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func baseURL() string { return fmt.Sprintf("http://127.0.0.1:%d", testPort) }
+
+// loadCaddy adapts a site block (the module's directive inside) and loads it
+// into the in-process Caddy, replacing whatever config ran before: a second
+// call is a reload. Configs are process-global, so these tests never run in
+// parallel.
+func loadCaddy(t testing.TB, site string) {
+	t.Helper()
+	cf := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	grace_period 1s
+}
+http://127.0.0.1:%d {
+%s
+}
+`, testPort, site)
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapting Caddyfile: %v\n%s", err, cf)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading config: %v\n%s", err, cfg)
+	}
+	waitListening(t)
+}
+
+func stopCaddy(t testing.TB) {
+	t.Helper()
+	if err := caddy.Stop(); err != nil {
+		t.Fatalf("stopping caddy: %v", err)
+	}
+}
+
+func waitListening(t testing.TB) {
+	// A reload shuts the old server down and with it the client's idle
+	// keep-alive connections; never reuse one.
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("caddy is not listening")
+}
+
+// event is one parsed SSE event.
+type event struct {
+	Event, Data, ID, Retry string
+	Comment                bool
+}
+
+// sseClient reads an event stream the way EventSource does (WHATWG rules:
+// fields per line, data lines joined with LF, dispatch on a blank line).
+type sseClient struct {
+	t      testing.TB
+	resp   *http.Response
+	cancel context.CancelFunc
+	events chan event
+	raw    strings.Builder
+	mu     sync.Mutex
+	done   chan struct{}
+}
+
+func openStream(t testing.TB, method, path string, body string, header http.Header) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, baseURL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	c := &sseClient{t: t, resp: resp, cancel: cancel, events: make(chan event, 10000), done: make(chan struct{})}
+	if resp.StatusCode == http.StatusOK {
+		go c.read()
+	} else {
+		close(c.events)
+		close(c.done)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func subscribe(t testing.TB, query string) *sseClient {
+	t.Helper()
+	c := openStream(t, http.MethodGet, "/events?"+query, "", nil)
+	if c.resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /events?%s: status %d (%s)", query, c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	return c
+}
+
+func (c *sseClient) read() {
+	defer close(c.done)
+	defer close(c.events)
+	br := bufio.NewReader(c.resp.Body)
+	var ev event
+	var data []string
+	has := false
+	for {
+		line, err := br.ReadString('\n')
+		c.mu.Lock()
+		c.raw.WriteString(line)
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			if has {
+				ev.Data = strings.Join(data, "\n")
+				c.events <- ev
+			}
+			ev, data, has = event{}, nil, false
+			continue
+		}
+		if strings.HasPrefix(line, ":") {
+			c.events <- event{Comment: true, Data: strings.TrimPrefix(strings.TrimPrefix(line, ":"), " ")}
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		has = true
+		switch field {
+		case "event":
+			ev.Event = value
+		case "data":
+			data = append(data, value)
+		case "id":
+			ev.ID = value
+		case "retry":
+			ev.Retry = value
+		}
+	}
+}
+
+// Raw is every byte received so far.
+func (c *sseClient) Raw() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw.String()
+}
+
+// next returns the next event that is not a ping or comment.
+func (c *sseClient) next(timeout time.Duration) (event, bool) {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return event{}, false
+			}
+			if ev.Comment || ev.Event == "ping" {
+				continue
+			}
+			return ev, true
+		case <-deadline:
+			return event{}, false
+		}
+	}
+}
+
+func (c *sseClient) mustNext() event {
+	c.t.Helper()
+	ev, ok := c.next(5 * time.Second)
+	if !ok {
+		c.t.Fatalf("no event within 5s; received so far:\n%s", c.Raw())
+	}
+	return ev
+}
+
+// expectNone asserts that no data or typed event (other than pings) arrives
+// within d.
+func (c *sseClient) expectNone(d time.Duration) {
+	c.t.Helper()
+	if ev, ok := c.next(d); ok {
+		c.t.Fatalf("unexpected event %+v", ev)
+	}
+}
+
+// waitEnd waits until the server ends the response.
+func (c *sseClient) waitEnd(d time.Duration) bool {
+	select {
+	case <-c.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func (c *sseClient) Close() {
+	c.cancel()
+	c.resp.Body.Close()
+}
+
+// broadcast posts a body to the broadcast endpoint and returns the status.
+func broadcast(t testing.TB, key, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, baseURL()+"/_broadcast", strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("broadcast: %v", err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func mustBroadcast(t testing.TB, key, body string) {
+	t.Helper()
+	if resp := broadcast(t, key, body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("broadcast %s: status %d (%s)", body, resp.StatusCode, resp.Header.Get("X-AnyCable-Error"))
+	}
+}
+
+// loadCaddyWithGlobal is loadCaddy with extra global options.
+func loadCaddyWithGlobal(t testing.TB, global, site string) {
+	t.Helper()
+	cf := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	grace_period 1s
+	%s
+}
+http://127.0.0.1:%d {
+%s
+}
+`, global, testPort, site)
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapting Caddyfile: %v\n%s", err, cf)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading config: %v", err)
+	}
+	waitListening(t)
+}
+
+func emptyKeySig(b64 string) string {
+	m := hmac.New(sha256.New, nil)
+	m.Write([]byte(b64))
+	return hex.EncodeToString(m.Sum(nil))
+}

@@ -1,0 +1,509 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is an injectable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestBroker(t testing.TB, limit int, ttl time.Duration, clk *fakeClock) *MemoryBroker {
+	t.Helper()
+	b := NewMemoryBroker(MemoryOptions{HistoryLimit: limit, HistoryTTL: ttl, Now: clk.Now})
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func publishN(t testing.TB, b Broker, stream string, n int) []Message {
+	t.Helper()
+	out := make([]Message, 0, n)
+	for i := 0; i < n; i++ {
+		m, err := b.Publish(context.Background(), Publication{Stream: stream, Data: fmt.Sprintf("m%d", i)})
+		if err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func snapshot(t testing.TB, b Broker, stream string, req HistoryRequest) Snapshot {
+	t.Helper()
+	s, err := b.Snapshot(context.Background(), stream, req)
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	return s
+}
+
+func offsets(ms []Message) []uint64 {
+	out := []uint64{}
+	for _, m := range ms {
+		out = append(out, m.Offset)
+	}
+	return out
+}
+
+func seq(from, to uint64) []uint64 {
+	out := []uint64{}
+	for o := from; o <= to; o++ {
+		out = append(out, o)
+	}
+	return out
+}
+
+func TestMemoryRecoveryDecision(t *testing.T) {
+	const stream = "chat"
+	// publish10 publishes 1..10 at the start time.
+	publish10 := func(t *testing.T, b *MemoryBroker, clk *fakeClock) { publishN(t, b, stream, 10) }
+	// aging publishes 1..3 at t0 and 4..5 at t0+30s, then moves to t0+70s:
+	// with a 60s TTL, 1..3 are expired and 4..5 retained.
+	aging := func(t *testing.T, b *MemoryBroker, clk *fakeClock) {
+		publishN(t, b, stream, 3)
+		clk.Add(30 * time.Second)
+		publishN(t, b, stream, 2)
+		clk.Add(40 * time.Second)
+	}
+	t0 := newFakeClock().Now().Unix()
+	from := func(o uint64) func(e string) HistoryRequest {
+		return func(e string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: e, Offset: o}} }
+	}
+	since := func(s int64) func(e string) HistoryRequest {
+		return func(string) HistoryRequest { return HistoryRequest{Since: s} }
+	}
+
+	cases := []struct {
+		name   string
+		limit  int
+		ttl    time.Duration
+		setup  func(*testing.T, *MemoryBroker, *fakeClock)
+		stream string // default stream
+		req    func(epoch string) HistoryRequest
+		status RecoveryStatus
+		reason string
+		want   []uint64
+		top    uint64
+	}{
+		{name: "no request", limit: 5, setup: publish10, req: func(string) HistoryRequest { return HistoryRequest{} },
+			status: NoHistory, top: 10},
+		{name: "epoch mismatch", limit: 5, setup: publish10,
+			req:    func(string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: "Zz9Zz9Zz", Offset: 8}} },
+			status: NotRecovered, reason: "epoch mismatch", top: 10},
+		{name: "beyond the window (trimmed)", limit: 5, setup: publish10, req: from(4),
+			status: NotRecovered, reason: "trimmed", top: 10},
+		{name: "far beyond the window", limit: 5, setup: publish10, req: from(0),
+			status: NotRecovered, reason: "trimmed", top: 10},
+		{name: "exactly at the lower edge", limit: 5, setup: publish10, req: from(5),
+			status: Recovered, want: seq(6, 10), top: 10},
+		{name: "inside the window", limit: 5, setup: publish10, req: from(7),
+			status: Recovered, want: seq(8, 10), top: 10},
+		{name: "from zero with everything retained", limit: 100, setup: publish10, req: from(0),
+			status: Recovered, want: seq(1, 10), top: 10},
+		{name: "up to date (o == T)", limit: 5, setup: publish10, req: from(10),
+			status: Recovered, want: []uint64{}, top: 10},
+		{name: "client ahead of the top", limit: 5, setup: publish10, req: from(11),
+			status: NotRecovered, reason: "ahead of the stream", top: 10},
+		{name: "expired by TTL", ttl: time.Minute, setup: aging, req: from(2),
+			status: NotRecovered, reason: "expired", top: 5},
+		{name: "expired lower edge", ttl: time.Minute, setup: aging, req: from(3),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "all expired, client up to date", ttl: time.Minute,
+			setup: func(t *testing.T, b *MemoryBroker, clk *fakeClock) {
+				publishN(t, b, stream, 3)
+				clk.Add(time.Minute)
+			},
+			req: from(3), status: Recovered, want: []uint64{}, top: 3},
+		{name: "all expired, client behind", ttl: time.Minute,
+			setup: func(t *testing.T, b *MemoryBroker, clk *fakeClock) {
+				publishN(t, b, stream, 3)
+				clk.Add(time.Minute)
+			},
+			req: from(2), status: NotRecovered, reason: "expired", top: 3},
+		{name: "trimmed, then expired", limit: 5, ttl: time.Minute,
+			setup: func(t *testing.T, b *MemoryBroker, clk *fakeClock) {
+				publishN(t, b, stream, 10)
+				clk.Add(2 * time.Minute)
+			},
+			req: from(7), status: NotRecovered, reason: "expired", top: 10},
+		{name: "since a past time", ttl: time.Minute, setup: aging, req: since(t0 + 1),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "since the first publish", setup: aging, req: since(t0),
+			status: Recovered, want: seq(1, 5), top: 5},
+		{name: "since skips expired entries", ttl: time.Minute, setup: aging, req: since(t0),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "since a future time", setup: aging, req: since(t0 + 3600),
+			status: Recovered, want: []uint64{}, top: 5},
+		{name: "from wins over since", limit: 100, setup: publish10,
+			req: func(e string) HistoryRequest {
+				return HistoryRequest{From: &Position{Epoch: e, Offset: 8}, Since: t0}
+			},
+			status: Recovered, want: seq(9, 10), top: 10},
+		{name: "unknown stream", stream: "never", setup: publish10,
+			req:    func(string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: "abcdEFGH", Offset: 3}} },
+			status: NotRecovered, reason: "unknown epoch", top: 0},
+		{name: "since on unknown stream", stream: "never", setup: publish10, req: since(t0),
+			status: Recovered, want: []uint64{}, top: 0},
+		{name: "empty stream, from zero", stream: "never", setup: publish10,
+			req: func(string) HistoryRequest { return HistoryRequest{} }, status: NoHistory, top: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			b := newTestBroker(t, tc.limit, tc.ttl, clk)
+			if err := b.Start(nil); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, b, clk)
+			name := stream
+			if tc.stream != "" {
+				name = tc.stream
+			}
+			// The epoch of the published stream (read without a request).
+			epoch := snapshot(t, b, stream, HistoryRequest{}).Top.Epoch
+			got := snapshot(t, b, name, tc.req(epoch))
+			if got.Status != tc.status || got.Reason != tc.reason {
+				t.Fatalf("status %v %q, want %v %q", got.Status, got.Reason, tc.status, tc.reason)
+			}
+			if got.Top.Offset != tc.top {
+				t.Errorf("top offset %d, want %d", got.Top.Offset, tc.top)
+			}
+			if name == stream && got.Top.Epoch != epoch {
+				t.Errorf("top epoch %q, want %q", got.Top.Epoch, epoch)
+			}
+			if len(got.Top.Epoch) != 8 {
+				t.Errorf("top epoch %q", got.Top.Epoch)
+			}
+			if tc.status == Recovered {
+				if !slices.Equal(offsets(got.Messages), tc.want) {
+					t.Errorf("offsets %v, want %v", offsets(got.Messages), tc.want)
+				}
+			} else if len(got.Messages) != 0 {
+				t.Errorf("messages %v with status %v", offsets(got.Messages), got.Status)
+			}
+			for _, m := range got.Messages {
+				if m.Epoch != got.Top.Epoch || m.Stream != name {
+					t.Errorf("message %+v in snapshot of %s/%s", m, name, got.Top.Epoch)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryUnknownStreamEpochIsStable(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 0, 0, clk)
+	b.Start(nil)
+	s1 := snapshot(t, b, "fresh", HistoryRequest{})
+	s2 := snapshot(t, b, "fresh", HistoryRequest{From: &Position{Epoch: s1.Top.Epoch, Offset: 0}})
+	if s2.Top != s1.Top || s2.Status != Recovered {
+		t.Fatalf("second snapshot %+v, first %+v", s2, s1)
+	}
+	m := publishN(t, b, "fresh", 1)[0]
+	if m.Epoch != s1.Top.Epoch || m.Offset != 1 {
+		t.Fatalf("first publish %s/%d, want epoch %s offset 1", m.Epoch, m.Offset, s1.Top.Epoch)
+	}
+	s3 := snapshot(t, b, "fresh", HistoryRequest{From: &s1.Top})
+	if s3.Status != Recovered || !slices.Equal(offsets(s3.Messages), []uint64{1}) {
+		t.Fatalf("recovery from the empty stream's position: %+v", s3)
+	}
+}
+
+func TestMemoryEpochs(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9]{8}$`)
+	seen := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		e := newEpoch()
+		if !re.MatchString(e) {
+			t.Fatalf("epoch %q", e)
+		}
+		if seen[e] {
+			t.Fatalf("epoch %q repeated", e)
+		}
+		seen[e] = true
+	}
+	clk := newFakeClock()
+	b := newTestBroker(t, 0, 0, clk)
+	b.Start(nil)
+	a := publishN(t, b, "a", 1)[0]
+	c := publishN(t, b, "c", 1)[0]
+	if a.Epoch == c.Epoch {
+		t.Fatalf("two streams share epoch %q", a.Epoch)
+	}
+}
+
+func TestMemoryOffsetsAndTransient(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 0, 0, clk)
+	var mu sync.Mutex
+	var delivered []Message
+	b.Start(func(m Message) {
+		mu.Lock()
+		delivered = append(delivered, m)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	m1, _ := b.Publish(ctx, Publication{Stream: "s", Data: "1"})
+	tr, err := b.Publish(ctx, Publication{Stream: "s", Data: "t", Transient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := b.Publish(ctx, Publication{Stream: "s", Data: "2"})
+	if m1.Offset != 1 || m2.Offset != 2 || tr.Offset != 0 {
+		t.Fatalf("offsets %d %d transient %d", m1.Offset, m2.Offset, tr.Offset)
+	}
+	if tr.Epoch != m1.Epoch || m2.Epoch != m1.Epoch {
+		t.Fatalf("epochs %q %q %q", m1.Epoch, tr.Epoch, m2.Epoch)
+	}
+	if m1.Time != clk.Now().UnixMilli() {
+		t.Fatalf("time %d, want %d", m1.Time, clk.Now().UnixMilli())
+	}
+	if len(delivered) != 3 || delivered[1].Data != "t" || delivered[1].Offset != 0 {
+		t.Fatalf("delivered %+v", delivered)
+	}
+	s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: m1.Epoch}})
+	if !slices.Equal(offsets(s.Messages), []uint64{1, 2}) || s.Top.Offset != 2 {
+		t.Fatalf("history %v top %d: the transient message must not be stored", offsets(s.Messages), s.Top.Offset)
+	}
+	if _, err := b.Publish(ctx, Publication{}); err == nil {
+		t.Fatal("publish without a stream succeeded")
+	}
+}
+
+func TestMemoryDeliveryOrderUnderConcurrency(t *testing.T) {
+	b := NewMemoryBroker(MemoryOptions{HistoryLimit: 10})
+	defer b.Close()
+	var mu sync.Mutex
+	last := map[string]uint64{}
+	var bad []string
+	b.Start(func(m Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Offset != last[m.Stream]+1 {
+			bad = append(bad, fmt.Sprintf("%s: %d after %d", m.Stream, m.Offset, last[m.Stream]))
+		}
+		last[m.Stream] = m.Offset
+	})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				b.Publish(context.Background(), Publication{Stream: fmt.Sprintf("s%d", i%3), Data: "x"})
+			}
+		}()
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("out of order: %v", bad[:min(len(bad), 5)])
+	}
+	if last["s0"]+last["s1"]+last["s2"] != 4000 {
+		t.Fatalf("delivered %v", last)
+	}
+}
+
+func streamCount(b *MemoryBroker) int {
+	n := 0
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.RLock()
+		n += len(sh.streams)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+func TestMemoryEvictedStreamGetsNewEpoch(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 0, 10*time.Second, clk) // idle limit: max(100s, 1m) = 100s
+	b.Start(nil)
+	old := publishN(t, b, "s", 3)[2]
+
+	clk.Add(50 * time.Second)
+	b.sweep()
+	if streamCount(b) != 1 {
+		t.Fatal("stream evicted before its idle time")
+	}
+	// A read counts as activity.
+	if s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: old.Epoch, Offset: 3}}); s.Status != Recovered {
+		t.Fatalf("up-to-date client: %+v", s)
+	}
+	clk.Add(99 * time.Second)
+	b.sweep()
+	if streamCount(b) != 1 {
+		t.Fatal("stream evicted less than 100s after the last read")
+	}
+	clk.Add(time.Second)
+	b.sweep()
+	if streamCount(b) != 0 {
+		t.Fatal("idle stream not evicted")
+	}
+
+	m := publishN(t, b, "s", 1)[0]
+	if m.Epoch == old.Epoch {
+		t.Fatalf("recreated stream reuses epoch %q", m.Epoch)
+	}
+	if m.Offset != 1 {
+		t.Fatalf("recreated stream starts at %d", m.Offset)
+	}
+	s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: old.Epoch, Offset: 3}})
+	if s.Status != NotRecovered || s.Reason != "epoch mismatch" || len(s.Messages) != 0 {
+		t.Fatalf("old position on the recreated stream: %+v", s)
+	}
+}
+
+func TestMemoryEvictionMinimumAndWatchers(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 0, time.Second, clk) // idle limit: 1 minute
+	b.Start(nil)
+	publishN(t, b, "short", 1)
+	clk.Add(59 * time.Second)
+	b.sweep()
+	if streamCount(b) != 1 {
+		t.Fatal("evicted before one minute")
+	}
+	clk.Add(time.Second)
+	b.sweep()
+	if streamCount(b) != 0 {
+		t.Fatal("not evicted after one minute")
+	}
+
+	b.Watch("w")
+	b.Watch("w")
+	e := publishN(t, b, "w", 1)[0].Epoch
+	clk.Add(time.Hour)
+	b.sweep()
+	b.Unwatch("w")
+	b.sweep()
+	if streamCount(b) != 1 {
+		t.Fatal("watched stream evicted")
+	}
+	if got := snapshot(t, b, "w", HistoryRequest{}).Top.Epoch; got != e {
+		t.Fatalf("watched stream epoch changed %q -> %q", e, got)
+	}
+	b.Unwatch("w")
+	clk.Add(time.Hour)
+	b.sweep()
+	if streamCount(b) != 0 {
+		t.Fatal("unwatched idle stream not evicted")
+	}
+}
+
+func TestMemoryJanitorRuns(t *testing.T) {
+	clk := newFakeClock()
+	b := NewMemoryBroker(MemoryOptions{HistoryTTL: time.Second, Now: clk.Now})
+	b.Start(nil)
+	publishN(t, b, "s", 1)
+	clk.Add(time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	for streamCount(b) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("janitor did not evict the idle stream")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal("second close:", err)
+	}
+	if _, err := b.Publish(context.Background(), Publication{Stream: "s"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+	if _, err := b.Snapshot(context.Background(), "s", HistoryRequest{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("snapshot after close: %v", err)
+	}
+}
+
+func TestMemorySetLimits(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 100, time.Hour, clk)
+	b.Start(nil)
+	e := publishN(t, b, "s", 10)[0].Epoch
+	at := func(o uint64) Snapshot {
+		return snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: e, Offset: o}})
+	}
+	if s := at(0); s.Status != Recovered || len(s.Messages) != 10 {
+		t.Fatalf("before SetLimits: %+v", s)
+	}
+
+	b.SetLimits(3, time.Hour)
+	if s := at(6); s.Status != NotRecovered || s.Reason != "trimmed" {
+		t.Fatalf("after shrinking the limit to 3, from 6: %+v", s)
+	}
+	if s := at(7); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(8, 10)) {
+		t.Fatalf("after shrinking the limit to 3, from 7: %+v", s)
+	}
+	publishN(t, b, "s", 1)
+	if s := at(7); s.Status != NotRecovered {
+		t.Fatalf("limit 3 after one more publish, from 7: %+v", s)
+	}
+	if s := at(8); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(9, 11)) {
+		t.Fatalf("limit 3 after one more publish, from 8: %+v", s)
+	}
+
+	b.SetLimits(5, 10*time.Second)
+	publishN(t, b, "s", 4) // 12..15 retained with 11
+	if s := at(10); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(11, 15)) {
+		t.Fatalf("limit 5: %+v", s)
+	}
+	clk.Add(10 * time.Second)
+	if s := at(14); s.Status != NotRecovered || s.Reason != "expired" {
+		t.Fatalf("after the new TTL: %+v", s)
+	}
+	if s := at(15); s.Status != Recovered || len(s.Messages) != 0 {
+		t.Fatalf("up to date after the new TTL: %+v", s)
+	}
+}
+
+func TestMemoryRingWrapsAndGrows(t *testing.T) {
+	clk := newFakeClock()
+	b := newTestBroker(t, 37, time.Hour, clk)
+	b.Start(nil)
+	var e string
+	for n := 1; n <= 200; n++ {
+		m := publishN(t, b, "s", 1)[0]
+		e = m.Epoch
+		if n%13 != 0 {
+			continue
+		}
+		low := uint64(1)
+		if n > 37 {
+			low = uint64(n - 36)
+		}
+		s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: e, Offset: low - 1}})
+		if s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(low, uint64(n))) {
+			t.Fatalf("after %d publishes: %v %q %v", n, s.Status, s.Reason, offsets(s.Messages))
+		}
+		for _, m := range s.Messages {
+			if m.Data != "m0" {
+				t.Fatalf("data %q", m.Data)
+			}
+		}
+	}
+}
