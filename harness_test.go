@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -295,4 +296,10 @@ func emptyKeySig(b64 string) string {
 	m := hmac.New(sha256.New, nil)
 	m.Write([]byte(b64))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func urlEncode(s string) string { return url.QueryEscape(s) }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }

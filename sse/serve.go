@@ -363,7 +363,10 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 		} else {
 			subPositions = positions
 		}
-		if status, reason := ss.join(ctx, sub, subPositions, since); status != http.StatusOK {
+		// A history request that names no stream of this subscription is
+		// still answered with confirm_history, as AnyCable does.
+		requested := since > 0 || len(subPositions) > 0
+		if status, reason := ss.join(ctx, sub, subPositions, since, requested); status != http.StatusOK {
 			return status, reason
 		}
 	}
@@ -378,9 +381,8 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 
 // join joins every stream of one subscription at the position asked, queues
 // the recovered history, then confirm_history or reject_history.
-func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.StreamPosition, since int64) (int, string) {
+func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.StreamPosition, since int64, asked bool) (int, string) {
 	s, c := ss.srv, ss.conn
-	asked := false
 	rejected := false
 	for _, stream := range sub.streams {
 		hreq := pubsub.HistoryRequest{Since: since}
@@ -389,7 +391,6 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 				hreq.From = &pubsub.Position{Epoch: p.Epoch, Offset: p.Offset}
 			}
 		}
-		asked = asked || hreq.Requested()
 		subscription, snap, err := s.Hub.Join(ctx, c, sub.identifier, stream, hreq)
 		if err != nil {
 			s.Log.Warn("joining a stream failed", zap.String("sid", c.sid), zap.String("stream", stream), zap.Error(err))

@@ -1,0 +1,412 @@
+package anycablesse
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+)
+
+// fakeApp plays anycable-rails' HTTP RPC endpoint: it records every call and
+// answers with the test's scripted handler.
+type fakeApp struct {
+	*httptest.Server
+	mu      sync.Mutex
+	calls   []rpcCall
+	respond func(method string, body map[string]any, r *http.Request) (int, string)
+}
+
+type rpcCall struct {
+	Method string
+	Body   map[string]any
+	Header http.Header
+	// Canceled is set when the call's request context ended before the
+	// handler answered (the module cancelled it).
+	Canceled bool
+}
+
+func newFakeApp(t *testing.T, respond func(method string, body map[string]any, r *http.Request) (int, string)) *fakeApp {
+	a := &fakeApp{respond: respond}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var body map[string]any
+		_ = json.Unmarshal(raw, &body)
+		method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		a.mu.Lock()
+		i := len(a.calls)
+		a.calls = append(a.calls, rpcCall{Method: method, Body: body, Header: r.Header.Clone()})
+		a.mu.Unlock()
+		status, resp := a.respond(method, body, r)
+		a.mu.Lock()
+		if i < len(a.calls) {
+			a.calls[i].Canceled = r.Context().Err() != nil
+		}
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, resp)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+func (a *fakeApp) methods() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, c := range a.calls {
+		out = append(out, c.Method)
+	}
+	return out
+}
+
+func (a *fakeApp) call(method string) *rpcCall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.calls {
+		if a.calls[i].Method == method {
+			return &a.calls[i]
+		}
+	}
+	return nil
+}
+
+// waitCalls waits until the app has seen the given sequence of calls.
+func (a *fakeApp) waitCalls(t *testing.T, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Join(a.methods(), ",") == strings.Join(want, ",") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("rpc calls: got %v, want %v", a.methods(), want)
+}
+
+func rpcSite(app *fakeApp, extra string) string {
+	return `
+	anycable_sse {
+		rpc_url ` + app.URL + `/_anycable
+		secret s3cr3t
+		broadcast_key ` + testKey + `
+		headers cookie x-api-token
+		` + extra + `
+	}`
+}
+
+const chatChannel = `{"channel":"ChatChannel","room":1}`
+
+func TestRPCChannelEndToEnd(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"{\"user_id\":42}","transmissions":["{\"type\":\"welcome\"}"],"env":{"cstate":{"user":"u42"}}}`
+		case "command":
+			return 200, `{"status":1,"streams":["chat_a","chat_b"],"transmissions":["{\"type\":\"confirm_subscription\",\"identifier\":\"{\\\"channel\\\":\\\"ChatChannel\\\",\\\"room\\\":1}\"}","not json","{\"message\":\"hi\"}","\"str\""],"env":{"istate":{"room":"1"}}}`
+		default:
+			return 200, `{"status":1}`
+		}
+	})
+	loadCaddy(t, rpcSite(app, ""))
+
+	c := openStream(t, http.MethodGet, "/events?identifier="+urlEncode(chatChannel)+"&foo=bar", "", http.Header{
+		"Cookie":      {"session=abc; other=1"},
+		"X-Api-Token": {"first", "second"},
+		"Origin":      {"http://example.com"},
+	})
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	if ev := c.mustNext(); ev.Event != "welcome" || ev.Data != `{"type":"welcome"}` {
+		t.Fatalf("welcome from the app: %+v", ev)
+	}
+	if ev := c.mustNext(); ev.Event != "confirm_subscription" || ev.Data != `{"type":"confirm_subscription","identifier":"{\"channel\":\"ChatChannel\",\"room\":1}"}` {
+		t.Fatalf("confirm from the app: %+v", ev)
+	}
+	// "not json" and "\"str\"" are dropped; {"message":"hi"} is a data message.
+	if ev := c.mustNext(); ev.Event != "" || ev.Data != "hi" {
+		t.Fatalf("data transmission: %+v", ev)
+	}
+
+	connect := app.call("connect")
+	env := connect.Body["env"].(map[string]any)
+	if env["url"] != baseURL()+"/events?identifier="+urlEncode(chatChannel)+"&foo=bar" {
+		t.Errorf("env.url = %v", env["url"])
+	}
+	headers := env["headers"].(map[string]any)
+	if len(headers) != 3 || headers["cookie"] != "session=abc; other=1" || headers["x-api-token"] != "first" || headers["REMOTE_ADDR"] != "127.0.0.1" {
+		t.Errorf("env.headers = %v", headers)
+	}
+	if got := connect.Header.Get("Authorization"); got != "Bearer 4b7da2749fe2a4534cec0d2acbd16277a800cf2acd31158ac4edae4a62a8f18d" {
+		t.Errorf("Authorization = %q", got)
+	}
+	if connect.Header.Get("X-Anycable-Meta-Sid") == "" || connect.Header.Get("X-Anycable-Meta-Protov") != "v1" {
+		t.Errorf("meta headers: %v", connect.Header)
+	}
+	cmd := app.call("command")
+	if cmd.Body["command"] != "subscribe" || cmd.Body["identifier"] != chatChannel || cmd.Body["connection_identifiers"] != `{"user_id":42}` {
+		t.Errorf("command body: %v", cmd.Body)
+	}
+	if cs := cmd.Body["env"].(map[string]any)["cstate"].(map[string]any); cs["user"] != "u42" {
+		t.Errorf("cstate not sent back: %v", cs)
+	}
+
+	mustBroadcast(t, testKey, `[{"stream":"chat_a","data":"{\"a\":1}"},{"stream":"chat_b","data":"{\"b\":1}"}]`)
+	got := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		ev := c.mustNext()
+		got[ev.Data] = true
+		if !strings.HasPrefix(ev.ID, protocol.MultiEventIDPrefix) {
+			t.Errorf("a channel with two streams carries multi-stream ids: %q", ev.ID)
+		}
+	}
+	if !got[`{"a":1}`] || !got[`{"b":1}`] {
+		t.Fatalf("broadcasts: %v", got)
+	}
+
+	c.Close()
+	app.waitCalls(t, "connect", "command", "disconnect")
+	disc := app.call("disconnect")
+	if disc.Body["identifiers"] != `{"user_id":42}` {
+		t.Errorf("disconnect identifiers: %v", disc.Body)
+	}
+	if subs, _ := disc.Body["subscriptions"].([]any); len(subs) != 1 || subs[0] != chatChannel {
+		t.Errorf("disconnect subscriptions: %v", disc.Body["subscriptions"])
+	}
+	denv := disc.Body["env"].(map[string]any)
+	if denv["istate"].(map[string]any)[chatChannel] != `{"room":"1"}` || denv["cstate"].(map[string]any)["user"] != "u42" {
+		t.Errorf("disconnect env: %v", denv)
+	}
+}
+
+func TestRPCStatuses(t *testing.T) {
+	var mu sync.Mutex
+	connect, command := "", ""
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch method {
+		case "connect":
+			if connect == "http500" {
+				return 500, "boom"
+			}
+			return 200, connect
+		case "command":
+			return 200, command
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "rpc_timeout 2s"))
+	cases := []struct {
+		name, connect, command string
+		status                 int
+		calls                  string
+	}{
+		{"connect failure", `{"status":2,"transmissions":["{\"type\":\"disconnect\",\"reason\":\"unauthorized\",\"reconnect\":false}"]}`, "", 401, "connect"},
+		{"connect error", `{"status":0,"error_msg":"boom"}`, "", 400, "connect"},
+		{"connect empty", `{}`, "", 400, "connect"},
+		{"connect string status", `{"status":"SUCCESS"}`, "", 400, "connect"},
+		{"connect html", `<html>`, "", 400, "connect"},
+		{"connect http 500", "http500", "", 400, "connect"},
+		{"subscription rejected", `{"status":1,"identifiers":"u"}`, `{"status":2}`, 400, "connect,command,disconnect"},
+		{"subscription error", `{"status":1,"identifiers":"u"}`, `{"status":0,"error_msg":"x"}`, 400, "connect,command,disconnect"},
+	}
+	for _, c := range cases {
+		mu.Lock()
+		connect, command = c.connect, c.command
+		mu.Unlock()
+		app.mu.Lock()
+		app.calls = nil
+		app.mu.Unlock()
+		resp, err := http.Get(baseURL() + "/events?channel=ChatChannel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || len(body) != 0 || resp.Header.Get("X-AnyCable-Error") == "" {
+			t.Errorf("%s: status %d body %q reason %q", c.name, resp.StatusCode, body, resp.Header.Get("X-AnyCable-Error"))
+		}
+		app.waitCalls(t, strings.Split(c.calls, ",")...)
+		if c.name == "subscription rejected" {
+			if id := app.call("command").Body["identifier"]; id != `{"channel":"ChatChannel"}` {
+				t.Errorf("?channel= identifier: %v", id)
+			}
+		}
+	}
+}
+
+func TestRPCTimeoutAndCancel(t *testing.T) {
+	release := make(chan struct{})
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case "command":
+			if body["identifier"] == `{"channel":"Slow"}` {
+				select {
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return 200, `{"status":1,"streams":["s"]}`
+			}
+			if body["identifier"] == `{"channel":"Sleepy"}` {
+				time.Sleep(1500 * time.Millisecond)
+				return 200, `{"status":1,"streams":["s"]}`
+			}
+		}
+		return 200, `{"status":1}`
+	})
+	defer close(release)
+	loadCaddy(t, rpcSite(app, "rpc_timeout 500ms"))
+
+	start := time.Now()
+	resp, err := http.Get(baseURL() + "/events?channel=Sleepy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || time.Since(start) > 1400*time.Millisecond {
+		t.Fatalf("slow app: %d after %v", resp.StatusCode, time.Since(start))
+	}
+	app.waitCalls(t, "connect", "command", "disconnect")
+
+	// The client leaves while subscribe is in flight: the call is cancelled
+	// and the connection that connected is disconnected exactly once.
+	app.mu.Lock()
+	app.calls = nil
+	app.mu.Unlock()
+	c := make(chan struct{})
+	go func() {
+		defer close(c)
+		req, _ := http.NewRequest(http.MethodGet, baseURL()+"/events?channel=Slow", nil)
+		ctx, cancel := contextWithTimeout(200 * time.Millisecond)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-c
+	app.waitCalls(t, "connect", "command", "disconnect")
+	if cmd := app.call("command"); !cmd.Canceled {
+		t.Errorf("the in-flight subscribe was not cancelled when the client left")
+	}
+}
+
+func TestRPCDisconnectTrueEndsWithoutLoop(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"u1","transmissions":["{\"type\":\"welcome\"}"]}`
+		case "command":
+			return 200, `{"status":1,"disconnect":true,"transmissions":["{\"type\":\"confirm_subscription\",\"identifier\":\"{\\\"channel\\\":\\\"Bye\\\"}\"}"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, ""))
+	c := subscribe(t, "channel=Bye")
+	c.mustNext()
+	c.mustNext()
+	ev := c.mustNext()
+	if ev.Event != "disconnect" || ev.Retry != "31536000000" || !strings.Contains(ev.Data, `"reconnect":false`) {
+		t.Fatalf("disconnect: %+v", ev)
+	}
+	if !c.waitEnd(3 * time.Second) {
+		t.Fatal("stream did not end")
+	}
+}
+
+func TestTurboStreamsLocally(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		if method == "connect" {
+			return 200, `{"status":1,"identifiers":"u1","transmissions":["{\"type\":\"welcome\"}"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "turbo_secret_key_base testsecret123"))
+	// Signed by Rails' Turbo verifier with a key derived from secret_key_base.
+	c := subscribe(t, "turbo_signed_stream_name=ImJvYXJkOjEi--7eadb36517dd962e290a5c55daad0a9a3ae0aa9a26ae0e72b7f78ae7eb0d5a3d")
+	c.mustNext()
+	if ev := c.mustNext(); ev.Data != `{"type":"confirm_subscription","identifier":"{\"channel\":\"Turbo::StreamsChannel\",\"signed_stream_name\":\"ImJvYXJkOjEi--7eadb36517dd962e290a5c55daad0a9a3ae0aa9a26ae0e72b7f78ae7eb0d5a3d\"}"}` {
+		t.Fatalf("turbo confirm: %+v", ev)
+	}
+	mustBroadcast(t, testKey, `{"stream":"board:1","data":"\"<turbo-stream action=\\\"append\\\" target=\\\"b\\\"><template>x</template></turbo-stream>\""}`)
+	if ev := c.mustNext(); ev.Data != `<turbo-stream action="append" target="b"><template>x</template></turbo-stream>` {
+		t.Fatalf("turbo data: %+v", ev)
+	}
+	for _, m := range app.methods() {
+		if m == "command" {
+			t.Fatal("Turbo subscription went to the app; it must be verified locally")
+		}
+	}
+	// A wrong signature is refused locally.
+	resp, _ := http.Get(baseURL() + "/events?turbo_signed_stream_name=ImJvYXJkOjEi--00")
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad turbo signature: %d", resp.StatusCode)
+	}
+}
+
+func TestRemoteDisconnectAllSessions(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"{\"user_id\":42}"}`
+		case "command":
+			return 200, `{"status":1,"streams":["u42"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, ""))
+	a := subscribe(t, "channel=User")
+	b := subscribe(t, "channel=User")
+	time.Sleep(100 * time.Millisecond)
+	mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"user_id\":42}","reconnect":false}}`)
+	for _, c := range []*sseClient{a, b} {
+		ev := c.mustNext()
+		if ev.Event != "disconnect" || ev.Data != `{"type":"disconnect","reason":"remote","reconnect":false}` || ev.Retry != "31536000000" {
+			t.Fatalf("remote disconnect: %+v", ev)
+		}
+		if !c.waitEnd(3 * time.Second) {
+			t.Fatal("stream did not end")
+		}
+	}
+}
+
+func TestRPCPostJSONL(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"u1","transmissions":["{\"type\":\"welcome\"}"]}`
+		case "command":
+			id := body["identifier"].(string)
+			stream := "room_" + id[len(id)-2:len(id)-1]
+			confirm, _ := json.Marshal(map[string]string{"type": "confirm_subscription", "identifier": id})
+			resp, _ := json.Marshal(map[string]any{"status": 1, "streams": []string{stream}, "transmissions": []string{string(confirm)}})
+			return 200, string(resp)
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, ""))
+	body := `{"command":"subscribe","identifier":"{\"channel\":\"Room\",\"id\":1}"}` + "\n" + `{"command":"subscribe","identifier":"{\"channel\":\"Room\",\"id\":2}"}`
+	c := openStream(t, http.MethodPost, "/events", body, nil)
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	c.mustNext()
+	c.mustNext()
+	c.mustNext()
+	mustBroadcast(t, testKey, `{"stream":"room_2","data":"{\"m\":2}"}`)
+	ev := c.mustNext()
+	if !strings.HasPrefix(ev.Data, `{"identifier":"{\"channel\":\"Room\",\"id\":2}","message":{"m":2},"stream_id":"room_2"`) {
+		t.Fatalf("POST full data: %s", ev.Data)
+	}
+}
