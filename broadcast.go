@@ -57,6 +57,7 @@ func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 	for i, p := range pubs {
 		_, err := h.engine.hub.Publish(r.Context(), toPublication(p))
 		if err != nil {
+			h.metrics.brokerErrors.WithLabelValues("publish").Inc()
 			status := http.StatusServiceUnavailable
 			if !errors.Is(err, pubsub.ErrUnavailable) {
 				status = http.StatusInternalServerError
@@ -65,6 +66,7 @@ func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 			h.refuseBroadcast(w, r, status, "broker: "+err.Error())
 			return
 		}
+		h.metrics.broadcasts.Inc()
 	}
 	w.WriteHeader(http.StatusCreated)
 }

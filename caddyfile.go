@@ -51,6 +51,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_pending           <size>          # default 1MiB
 //	    max_broadcast_body    <size>          # default 1MiB
 //	    max_broadcast_batch   <n>             # default 1000
+//	    max_post_body         <size>          # default 64KiB
+//	    max_url_length        <size>          # default 16KiB
+//	    max_identifier_length <size>          # default 4KiB
+//	    max_streams_per_connection <n>        # default 100
+//	    max_connections_per_ip <n>            # default: no limit
+//	    stream_close_delay    <duration>      # on reload; default 0: streams outlive reloads
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -119,6 +125,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = sizeArg(d, &h.MaxBroadcastBody)
 		case "max_broadcast_batch":
 			err = intArg(d, &h.MaxBroadcastBatch, 1)
+		case "max_post_body":
+			err = sizeArg(d, &h.MaxPostBody)
+		case "max_url_length":
+			var n int64
+			if err = sizeArg(d, &n); err == nil {
+				h.MaxURLLength = int(n)
+			}
+		case "max_identifier_length":
+			var n int64
+			if err = sizeArg(d, &n); err == nil {
+				h.MaxIdentifierLength = int(n)
+			}
+		case "max_streams_per_connection":
+			err = intArg(d, &h.MaxStreamsPerConnection, 1)
+		case "max_connections_per_ip":
+			err = intArg(d, &h.MaxConnectionsPerIP, 1)
+		case "stream_close_delay":
+			err = durationArg(d, &h.StreamCloseDelay, false)
 		default:
 			return d.Errf("unrecognized subdirective %q", name)
 		}

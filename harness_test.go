@@ -71,18 +71,51 @@ func stopCaddy(t testing.TB) {
 
 func waitListening(t testing.TB) {
 	// A reload shuts the old server down and with it the client's idle
-	// keep-alive connections; never reuse one.
+	// keep-alive connections; never reuse one. A connection accepted by the
+	// old server just before it stopped is reset, so wait until fresh
+	// connections are answered several times in a row.
 	http.DefaultClient.CloseIdleConnections()
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	ok := 0
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+	for time.Now().Before(deadline) && ok < 3 {
+		resp, err := probe.Get(baseURL() + "/__harness_probe")
 		if err == nil {
-			c.Close()
-			return
+			resp.Body.Close()
+			ok++
+			continue
 		}
+		ok = 0
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("caddy is not listening")
+	if ok < 3 {
+		t.Fatal("caddy is not answering")
+	}
+}
+
+// doRetry sends a request, again on a fresh connection when the transport
+// fails before any response: right after a reload the old server may still
+// accept a connection and then close it unanswered (it served nothing).
+func doRetry(req *http.Request, body string) (*http.Response, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			http.DefaultClient.CloseIdleConnections()
+			time.Sleep(50 * time.Millisecond)
+			if body != "" {
+				req.Body = io.NopCloser(strings.NewReader(body))
+			}
+		}
+		var resp *http.Response
+		resp, err = http.DefaultClient.Do(req)
+		if err == nil {
+			return resp, nil
+		}
+		if req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // event is one parsed SSE event.
@@ -117,7 +150,7 @@ func openStream(t testing.TB, method, path string, body string, header http.Head
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := doRetry(req, body)
 	if err != nil {
 		cancel()
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -253,7 +286,7 @@ func broadcast(t testing.TB, key, body string) *http.Response {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := doRetry(req, body)
 	if err != nil {
 		t.Fatalf("broadcast: %v", err)
 	}

@@ -108,8 +108,27 @@ type Handler struct {
 	MaxBroadcastBody int64 `json:"max_broadcast_body,omitempty"`
 	// MaxBroadcastBatch bounds the publications in one batch. Default: 1000.
 	MaxBroadcastBatch int `json:"max_broadcast_batch,omitempty"`
+	// MaxPostBody bounds a POST /events JSONL body. Default: 64 KiB.
+	MaxPostBody int64 `json:"max_post_body,omitempty"`
+	// MaxURLLength bounds the SSE request URL (path and query). Default: 16 KiB.
+	MaxURLLength int `json:"max_url_length,omitempty"`
+	// MaxIdentifierLength bounds a channel identifier. Default: 4 KiB.
+	MaxIdentifierLength int `json:"max_identifier_length,omitempty"`
+	// MaxStreamsPerConnection bounds the streams one connection follows.
+	// Default: 100.
+	MaxStreamsPerConnection int `json:"max_streams_per_connection,omitempty"`
+	// MaxConnectionsPerIP bounds open SSE connections per client address
+	// (Caddy's client IP, which honours trusted_proxies). Default: no limit.
+	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
+
+	// StreamCloseDelay: on a config reload, streams opened under the old
+	// config end this long after it is replaced, with disconnect
+	// reconnect:true (clients resume from their last id, nothing is lost).
+	// Default: 0, streams outlive reloads and keep running.
+	StreamCloseDelay caddy.Duration `json:"stream_close_delay,omitempty"`
 
 	logger       *zap.Logger
+	metrics      *promMetrics
 	engine       *engine
 	engineKey    string
 	broadcastKey string
@@ -134,12 +153,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Limits that are not configurable (yet).
-const (
-	defaultMaxPostBody   = 64 << 10
-	defaultMaxIdentifier = 4 << 10
-	defaultMaxStreamName = 1 << 10
-)
+// defaultMaxStreamName bounds stream names (and the AnyCable ids built
+// from them).
+const defaultMaxStreamName = 1 << 10
 
 // Provision resolves secrets and defaults and takes a reference on the
 // shared engine. It starts nothing that outlives a `caddy validate` run.
@@ -218,10 +234,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, name := range h.Headers {
 		headers[i] = strings.ToLower(name)
 	}
+	m := initMetrics()
+	if err := m.register(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	h.metrics = m
 	h.sse = &sse.Server{
 		Hub:      eng.hub,
 		Registry: eng.registry,
 		Log:      h.logger,
+		Metrics:  m,
 		Opts: sse.Options{
 			PingInterval:   time.Duration(*h.PingInterval),
 			WriteTimeout:   time.Duration(h.WriteTimeout),
@@ -231,9 +253,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Turbo:          turbo,
 			RPC:            rpc,
 			RPCHeaders:     headers,
-			MaxPostBody:    defaultMaxPostBody,
-			MaxIdentifier:  defaultMaxIdentifier,
+			MaxPostBody:    h.MaxPostBody,
+			MaxIdentifier:  h.MaxIdentifierLength,
 			MaxStreamName:  defaultMaxStreamName,
+			MaxURL:         h.MaxURLLength,
+			MaxStreams:     h.MaxStreamsPerConnection,
+			MaxConnsPerIP:  h.MaxConnectionsPerIP,
 			AllowedOrigins: h.AllowedOrigins,
 			EnforceOrigins: h.EnforceOrigins,
 			Version:        Version,
@@ -296,6 +321,18 @@ func (h *Handler) applyDefaults() {
 	if h.MaxBroadcastBatch == 0 {
 		h.MaxBroadcastBatch = 1000
 	}
+	if h.MaxPostBody == 0 {
+		h.MaxPostBody = 64 << 10
+	}
+	if h.MaxURLLength == 0 {
+		h.MaxURLLength = 16 << 10
+	}
+	if h.MaxIdentifierLength == 0 {
+		h.MaxIdentifierLength = 4 << 10
+	}
+	if h.MaxStreamsPerConnection == 0 {
+		h.MaxStreamsPerConnection = 100
+	}
 }
 
 // hookShutdown ends every open stream when the process exits (not on a
@@ -352,17 +389,31 @@ func (h *Handler) Validate() error {
 	if h.PingInterval != nil && *h.PingInterval < 0 {
 		return errors.New("ping_interval must not be negative")
 	}
-	if h.HistoryLimit < 0 {
-		return errors.New("history_limit must not be negative")
+	for name, v := range map[string]int64{
+		"history_limit": int64(h.HistoryLimit), "rpc_concurrency": int64(h.RPCConcurrency),
+		"max_pending_bytes": int64(h.MaxPendingBytes), "max_broadcast_body": h.MaxBroadcastBody,
+		"max_broadcast_batch": int64(h.MaxBroadcastBatch), "max_post_body": h.MaxPostBody,
+		"max_url_length": int64(h.MaxURLLength), "max_identifier_length": int64(h.MaxIdentifierLength),
+		"max_streams_per_connection": int64(h.MaxStreamsPerConnection), "max_connections_per_ip": int64(h.MaxConnectionsPerIP),
+		"history_ttl": int64(h.HistoryTTL), "rpc_timeout": int64(h.RPCTimeout), "write_timeout": int64(h.WriteTimeout),
+		"stream_close_delay": int64(h.StreamCloseDelay),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
 	}
 	return nil
 }
 
 // Cleanup drops this instance's reference on the shared engine. Streams that
-// this instance opened keep running on the engine until they end.
+// this instance opened keep running on the engine until they end, or until
+// stream_close_delay on a reload.
 func (h *Handler) Cleanup() error {
 	if h.engine == nil {
 		return nil
+	}
+	if h.StreamCloseDelay > 0 && !caddy.Exiting() {
+		h.sse.CloseAfter(time.Duration(h.StreamCloseDelay))
 	}
 	_, err := engines.Delete(h.engineKey)
 	return err

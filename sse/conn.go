@@ -2,7 +2,6 @@ package sse
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
@@ -35,6 +34,8 @@ const (
 // buffer, and its writer drains the buffer to the client.
 type Conn struct {
 	sid        string
+	ip         string
+	metrics    Metrics
 	mode       Mode
 	raw        bool
 	maxPending int
@@ -58,13 +59,14 @@ type Conn struct {
 	signal chan struct{}
 	done   chan struct{}
 
-	subs    []*pubsub.Subscription
-	tooSlow atomic.Bool
+	subs []*pubsub.Subscription
 }
 
-func newConn(sid string, mode Mode, raw bool, maxPending int) *Conn {
+func newConn(sid, ip string, m Metrics, mode Mode, raw bool, maxPending int) *Conn {
 	return &Conn{
 		sid:        sid,
+		ip:         ip,
+		metrics:    m,
 		mode:       mode,
 		raw:        raw,
 		maxPending: maxPending,
@@ -77,7 +79,17 @@ func newConn(sid string, mode Mode, raw bool, maxPending int) *Conn {
 func (c *Conn) SocketID() string { return c.sid }
 
 // Identifiers is the connection identifiers string from authentication.
-func (c *Conn) Identifiers() string { return c.identifiers }
+func (c *Conn) Identifiers() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.identifiers
+}
+
+func (c *Conn) setIdentifiers(ids string) {
+	c.mu.Lock()
+	c.identifiers = ids
+	c.mu.Unlock()
+}
 
 // Done is closed when the connection must end.
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -110,6 +122,7 @@ func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
 	if c.closed {
 		return
 	}
+	c.metrics.Delivered(1)
 	if key.Form&formOpen == 0 {
 		c.appendLocked(frame)
 		return
@@ -163,7 +176,7 @@ func (c *Conn) checkSizeLocked(n int) {
 		if n > c.maxPending {
 			c.pending = nil
 		}
-		c.tooSlow.Store(true)
+		c.metrics.SlowClientDropped()
 		c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
 		return
 	}

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
@@ -12,28 +13,45 @@ import (
 type Registry struct {
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
+	perIP map[string]int
 	// closing is set once the process exits: new connections are refused.
 	closing bool
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{conns: make(map[*Conn]struct{})}
+	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int)}
 }
 
-func (r *Registry) add(c *Conn) bool {
+var (
+	errShuttingDown = errors.New("server shutting down")
+	errTooManyPerIP = errors.New("too many connections from this address")
+)
+
+// add registers a connection; maxPerIP > 0 limits open connections per
+// client address.
+func (r *Registry) add(c *Conn, maxPerIP int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
-		return false
+		return errShuttingDown
+	}
+	if maxPerIP > 0 && r.perIP[c.ip] >= maxPerIP {
+		return errTooManyPerIP
 	}
 	r.conns[c] = struct{}{}
-	return true
+	r.perIP[c.ip]++
+	return nil
 }
 
 func (r *Registry) remove(c *Conn) {
 	r.mu.Lock()
-	delete(r.conns, c)
+	if _, ok := r.conns[c]; ok {
+		delete(r.conns, c)
+		if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
+			delete(r.perIP, c.ip)
+		}
+	}
 	r.mu.Unlock()
 }
 
@@ -70,7 +88,7 @@ func (r *Registry) Shutdown() {
 func (r *Registry) DisconnectIdentifiers(ids string, reconnect bool) int {
 	n := 0
 	for _, c := range r.snapshot() {
-		if c.identifiers == ids && ids != "" {
+		if ids != "" && c.Identifiers() == ids {
 			c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})
 			n++
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,12 @@ type Options struct {
 	// MaxIdentifier and MaxStreamName bound identifiers and stream names.
 	MaxIdentifier int
 	MaxStreamName int
+	// MaxURL bounds the request URL (path and query).
+	MaxURL int
+	// MaxStreams bounds the streams one connection subscribes to.
+	MaxStreams int
+	// MaxConnsPerIP bounds open connections per client address; 0: none.
+	MaxConnsPerIP int
 	// AllowedOrigins, when set, limits which origins get CORS headers;
 	// EnforceOrigins refuses the others with 403.
 	AllowedOrigins []string
@@ -55,6 +62,57 @@ type Server struct {
 	Registry *Registry
 	Opts     Options
 	Log      *zap.Logger
+	Metrics  Metrics
+
+	mu   sync.Mutex
+	own  map[*Conn]struct{}
+	gone bool // CloseAfter was called: end new connections too
+}
+
+// metrics returns the configured Metrics or a no-op.
+func (s *Server) metrics() Metrics {
+	if s.Metrics == nil {
+		return noMetrics{}
+	}
+	return s.Metrics
+}
+
+// CloseAfter ends, after delay, every connection this server opened (with
+// disconnect reconnect:true, so clients come back to the new config and
+// resume from their last id). It is for config reloads with a
+// stream_close_delay; by default streams outlive reloads.
+func (s *Server) CloseAfter(delay time.Duration) {
+	time.AfterFunc(delay, func() {
+		s.mu.Lock()
+		s.gone = true
+		conns := make([]*Conn, 0, len(s.own))
+		for c := range s.own {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true})
+		}
+	})
+}
+
+func (s *Server) adopt(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return false
+	}
+	if s.own == nil {
+		s.own = make(map[*Conn]struct{})
+	}
+	s.own[c] = struct{}{}
+	return true
+}
+
+func (s *Server) disown(c *Conn) {
+	s.mu.Lock()
+	delete(s.own, c)
+	s.mu.Unlock()
 }
 
 // RequestInfo is what the web server knows about a request beyond
@@ -84,6 +142,10 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 	s.setStreamHeaders(h, r)
+	if s.Opts.MaxURL > 0 && len(r.URL.RequestURI()) > s.Opts.MaxURL {
+		s.refuse(w, r, http.StatusRequestURITooLong, "URL too long", "")
+		return
+	}
 
 	req, err := s.parseRequest(r)
 	if err != nil {
@@ -98,21 +160,38 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 
 	sess := &session{
 		srv:  s,
-		conn: newConn(sessionID(r), req.mode, req.raw, s.Opts.MaxPending),
+		conn: newConn(sessionID(r), info.RemoteAddr, s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
 		env:  protocol.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)},
 	}
 	defer sess.end()
 
+	// Register before the handshake, so that a shutdown or a remote
+	// disconnect also reaches connections still subscribing.
+	if err := s.Registry.add(sess.conn, s.Opts.MaxConnsPerIP); err != nil {
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, errTooManyPerIP) {
+			status = http.StatusTooManyRequests
+		}
+		s.refuse(w, r, status, err.Error(), sess.conn.sid)
+		return
+	}
+	sess.registered = true
+	if !s.adopt(sess.conn) {
+		s.refuse(w, r, http.StatusServiceUnavailable, "configuration replaced", sess.conn.sid)
+		return
+	}
 	if status, reason := sess.handshake(r.Context(), req); status != http.StatusOK {
 		s.refuse(w, r, status, reason, sess.conn.sid)
 		return
 	}
-	if !s.Registry.add(sess.conn) {
-		s.refuse(w, r, http.StatusServiceUnavailable, "server shutting down", sess.conn.sid)
-		return
+	s.metrics().ConnectionOpened()
+	s.metrics().SubscriptionsAdded(len(sess.conn.subs))
+	reason := s.stream(w, r, sess.conn)
+	s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
+	s.metrics().ConnectionClosed(reason)
+	if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
+		ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
 	}
-	sess.registered = true
-	s.stream(w, r, sess.conn)
 }
 
 // refuse answers a request that will not stream: status, empty body, and the
@@ -121,6 +200,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, reas
 	reason = SetReason(w.Header(), reason)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
+	s.metrics().Refused(status)
 	if ce := s.Log.Check(zapcore.InfoLevel, "sse request refused"); ce != nil {
 		ce.Write(zap.Int("status", status), zap.String("reason", reason), zap.String("sid", sid),
 			zap.String("method", r.Method), zap.String("remote", r.RemoteAddr))
@@ -195,12 +275,12 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 
 // stream writes the connection until it ends: the client leaves, the server
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn) (reason string) {
 	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
-		return
+		return "flush_unsupported"
 	}
 
 	var ping <-chan time.Time
@@ -243,16 +323,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn) {
 			ok := write(b)
 			c.giveBack(b)
 			if !ok {
-				return
+				return "write_error"
 			}
 		case <-ping:
 			c.enqueue(c.pingFrame(time.Now()))
 			pingTimer.Reset(s.Opts.PingInterval)
 		case <-c.done:
 			write(c.finalBytes())
-			return
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.endReason
 		case <-r.Context().Done():
-			return
+			return "client_gone"
 		}
 	}
 }
@@ -342,6 +424,9 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 	for _, sub := range subs {
 		known = append(known, sub.streams...)
 	}
+	if s.Opts.MaxStreams > 0 && len(known) > s.Opts.MaxStreams {
+		return http.StatusBadRequest, "too many streams for one connection"
+	}
 	c.multi = len(known) > 1
 	var positions []protocol.StreamPosition
 	if req.lastID != "" {
@@ -404,10 +489,12 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 		}
 		switch snap.Status {
 		case pubsub.Recovered:
+			s.metrics().History("recovered")
 			for i := range snap.Messages {
 				c.Deliver(subscription, &pubsub.Delivery{Msg: snap.Messages[i]})
 			}
 		case pubsub.NotRecovered:
+			s.metrics().History("not_recovered")
 			rejected = true
 			if ce := s.Log.Check(zapcore.DebugLevel, "history not recovered"); ce != nil {
 				ce.Write(zap.String("sid", c.sid), zap.String("stream", stream), zap.String("reason", snap.Reason))
@@ -432,11 +519,13 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s, c := ss.srv, ss.conn
 	if s.Opts.RPC == nil {
-		c.identifiers = `{"sid":"` + c.sid + `"}`
+		c.setIdentifiers(`{"sid":"` + c.sid + `"}`)
 		ss.queueTyped(protocol.Reply{Type: protocol.TypeWelcome, Sid: c.sid})
 		return http.StatusOK, ""
 	}
+	start := time.Now()
 	res, err := s.Opts.RPC.Connect(ctx, c.sid, &protocol.ConnectRequest{Env: ss.env})
+	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
 		return http.StatusBadRequest, "rpc connect error"
@@ -449,7 +538,7 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 		return http.StatusBadRequest, "application error: " + res.ErrorMsg
 	}
 	ss.rpcConnected = true
-	c.identifiers = res.Identifiers
+	c.setIdentifiers(res.Identifiers)
 	if res.Env != nil {
 		ss.cstate = mergeState(ss.cstate, res.Env.CState)
 	}
@@ -511,12 +600,14 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	}
 	env := ss.env
 	env.CState = ss.cstate
+	start := time.Now()
 	res, err := s.Opts.RPC.Command(ctx, c.sid, &protocol.CommandRequest{
 		Command:               "subscribe",
 		Identifier:            identifier,
-		ConnectionIdentifiers: c.identifiers,
+		ConnectionIdentifiers: c.Identifiers(),
 		Env:                   env,
 	})
+	s.metrics().RPC("command", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
 		return nil, http.StatusBadRequest, "rpc subscribe error"
@@ -627,6 +718,7 @@ func (ss *session) end() {
 	}
 	if ss.registered {
 		s.Registry.remove(c)
+		s.disown(c)
 	}
 	if !ss.rpcConnected {
 		return
@@ -647,7 +739,10 @@ func (ss *session) end() {
 	if subs == nil {
 		subs = []string{}
 	}
-	if _, err := s.Opts.RPC.Disconnect(ctx, c.sid, &protocol.DisconnectRequest{Identifiers: c.identifiers, Subscriptions: subs, Env: env}); err != nil {
+	start := time.Now()
+	_, err := s.Opts.RPC.Disconnect(ctx, c.sid, &protocol.DisconnectRequest{Identifiers: c.Identifiers(), Subscriptions: subs, Env: env})
+	s.metrics().RPC("disconnect", time.Since(start), err)
+	if err != nil {
 		s.Log.Warn("rpc disconnect failed", zap.String("sid", c.sid), zap.Error(err))
 	}
 }

@@ -1,0 +1,111 @@
+package anycablesse
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+)
+
+// Collectors are created once per process and registered into every
+// config's registry, so counters and gauges keep their values across
+// reloads while streams stay open (Caddy builds a new registry per config).
+var (
+	metricsOnce sync.Once
+	metrics     *promMetrics
+)
+
+type promMetrics struct {
+	connections   prometheus.Gauge
+	connTotal     *prometheus.CounterVec
+	refused       *prometheus.CounterVec
+	subscriptions prometheus.Gauge
+	broadcasts    prometheus.Counter
+	delivered     prometheus.Counter
+	slowDrops     prometheus.Counter
+	history       *prometheus.CounterVec
+	rpcDuration   *prometheus.HistogramVec
+	rpcErrors     *prometheus.CounterVec
+	brokerErrors  *prometheus.CounterVec
+}
+
+func initMetrics() *promMetrics {
+	metricsOnce.Do(func() {
+		const ns, sub = "caddy", "anycable_sse"
+		metrics = &promMetrics{
+			connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+				Name: "connections_open", Help: "Open SSE connections."}),
+			connTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "connections_closed_total", Help: "SSE connections that ended, by reason."}, []string{"reason"}),
+			refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "requests_refused_total", Help: "SSE requests refused before streaming, by status."}, []string{"status"}),
+			subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+				Name: "subscriptions", Help: "Stream subscriptions of open connections."}),
+			broadcasts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "broadcasts_received_total", Help: "Publications accepted for publishing."}),
+			delivered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "messages_delivered_total", Help: "Messages queued to clients (one per subscriber)."}),
+			slowDrops: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "slow_client_drops_total", Help: "Clients disconnected because their queue overflowed."}),
+			history: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "history_requests_total", Help: "History requests by outcome."}, []string{"outcome"}),
+			rpcDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+				Name: "rpc_duration_seconds", Help: "AnyCable RPC call latency.", Buckets: prometheus.DefBuckets}, []string{"method"}),
+			rpcErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "rpc_errors_total", Help: "AnyCable RPC calls that failed, by method and kind."}, []string{"method", "kind"}),
+			brokerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "broker_errors_total", Help: "Broker operations that failed."}, []string{"op"}),
+		}
+	})
+	return metrics
+}
+
+func (m *promMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.connections, m.connTotal, m.refused, m.subscriptions, m.broadcasts,
+		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors}
+}
+
+// register adds the collectors to a config's registry; a second handler in
+// the same config finds them registered already.
+func (m *promMetrics) register(reg *prometheus.Registry) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sse.Metrics
+func (m *promMetrics) ConnectionOpened() { m.connections.Inc() }
+func (m *promMetrics) ConnectionClosed(reason string) {
+	m.connections.Dec()
+	m.connTotal.WithLabelValues(reason).Inc()
+}
+func (m *promMetrics) Refused(status int)         { m.refused.WithLabelValues(strconv.Itoa(status)).Inc() }
+func (m *promMetrics) SubscriptionsAdded(n int)   { m.subscriptions.Add(float64(n)) }
+func (m *promMetrics) SubscriptionsRemoved(n int) { m.subscriptions.Sub(float64(n)) }
+func (m *promMetrics) Delivered(n int)            { m.delivered.Add(float64(n)) }
+func (m *promMetrics) SlowClientDropped()         { m.slowDrops.Inc() }
+func (m *promMetrics) History(outcome string)     { m.history.WithLabelValues(outcome).Inc() }
+func (m *promMetrics) RPC(method string, d time.Duration, err error) {
+	m.rpcDuration.WithLabelValues(method).Observe(d.Seconds())
+	if err != nil {
+		kind := "other"
+		var re *protocol.RPCError
+		if errors.As(err, &re) {
+			kind = re.Kind
+		}
+		m.rpcErrors.WithLabelValues(method, kind).Inc()
+	}
+}
