@@ -29,7 +29,7 @@ func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 			h.refuseBroadcast(w, r, http.StatusUnauthorized, "missing or wrong broadcast key")
 			return
 		}
-	} else if !isLoopback(requestInfo(r).RemoteAddr) {
+	} else if !h.openBroadcast && !isLoopback(requestInfo(r).RemoteAddr) {
 		h.refuseBroadcast(w, r, http.StatusForbidden, "no broadcast_key configured: loopback clients only")
 		return
 	}

@@ -45,6 +45,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    rpc_timeout           <duration>      # default 3s
 //	    rpc_concurrency       <n>             # default 28
 //	    headers               <name...>       # default cookie
+//	    jwt_secret            <secret...>     # default secret; first signs, any verifies
+//	    jwt_param             <name>          # default jid (header X-JID)
+//	    enforce_jwt
+//	    leeway                <duration>      # clock skew for exp/nbf
+//	    noauth
+//	    public [allow_remote_broadcast]
 //	    allowed_origins       <origin...>
 //	    enforce_origins
 //	    write_timeout         <duration>      # default 10s
@@ -110,6 +116,27 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = intArg(d, &h.RPCConcurrency, 1)
 		case "headers":
 			h.Headers, err = someArgs(d)
+		case "jwt_secret":
+			h.JWTSecrets, err = someArgs(d)
+		case "jwt_param":
+			err = oneArg(d, &h.JWTParam)
+		case "enforce_jwt":
+			err = flag(d, &h.EnforceJWT)
+		case "leeway":
+			err = durationArg(d, &h.Leeway, true)
+		case "noauth":
+			err = flag(d, &h.NoAuth)
+		case "public":
+			h.Public = true
+			if d.NextArg() {
+				if d.Val() != "allow_remote_broadcast" {
+					return d.Errf("public: unknown option %q (known: allow_remote_broadcast)", d.Val())
+				}
+				h.PublicRemoteBroadcast = true
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "allowed_origins":
 			h.AllowedOrigins, err = someArgs(d)
 		case "enforce_origins":

@@ -91,6 +91,29 @@ type Handler struct {
 	// Headers are the request headers forwarded to the app. Default: cookie.
 	Headers []string `json:"headers,omitempty"`
 
+	// JWTSecrets verify identification tokens (anycable-rails-jwt) locally,
+	// without a connect call to the app. The first signs, any verifies.
+	// Default: Secret.
+	JWTSecrets []string `json:"jwt_secret,omitempty"`
+	// JWTParam is the token's query parameter; the header is "X-" + it.
+	// Default: jid.
+	JWTParam string `json:"jwt_param,omitempty"`
+	// EnforceJWT refuses connections that bring no token (401).
+	EnforceJWT bool `json:"enforce_jwt,omitempty"`
+	// Leeway tolerates clock skew when checking a token's exp and nbf.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// NoAuth accepts every connection without asking the app (identifiers
+	// {"sid":…}); channels still go to the app when rpc_url is set.
+	NoAuth bool `json:"noauth,omitempty"`
+	// Public is AnyCable's --public: noauth, public streams, and a
+	// broadcast endpoint without a key. That endpoint still accepts only
+	// loopback clients unless PublicRemoteBroadcast confirms that anyone
+	// who can reach it may publish.
+	Public bool `json:"public,omitempty"`
+	// PublicRemoteBroadcast opens the keyless broadcast endpoint of public
+	// mode to every client address.
+	PublicRemoteBroadcast bool `json:"public_remote_broadcast,omitempty"`
+
 	// AllowedOrigins limits which origins get CORS headers ("*.example.com"
 	// matches subdomains). Default: every origin (Access-Control-Allow-Origin: *).
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
@@ -132,7 +155,9 @@ type Handler struct {
 	engine       *engine
 	engineKey    string
 	broadcastKey string
-	sse          *sse.Server
+	// openBroadcast: public mode confirmed that any client may publish.
+	openBroadcast bool
+	sse           *sse.Server
 }
 
 // BrokerConfig chooses the broker.
@@ -177,12 +202,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	secret := resolve(h.Secret)
 
 	h.broadcastKey = resolve(h.BroadcastKey)
-	if h.broadcastKey == "" && secret != "" {
+	if h.broadcastKey == "" && secret != "" && !h.Public {
 		h.broadcastKey = protocol.DeriveKey(secret, protocol.PurposeBroadcast)
 	}
 	if h.broadcastKey == "none" {
 		h.broadcastKey = ""
 	}
+	h.openBroadcast = h.broadcastKey == "" && h.Public && h.PublicRemoteBroadcast
+
+	jwtKeys := resolveAll(h.JWTSecrets)
+	if len(jwtKeys) == 0 && secret != "" {
+		jwtKeys = []string{secret}
+	}
+	jwt := protocol.NewJWTVerifier(toKeys(jwtKeys), time.Duration(h.Leeway))
 
 	streamsKeys := resolveAll(h.StreamsSecrets)
 	if len(streamsKeys) == 0 && secret != "" {
@@ -248,7 +280,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			PingInterval:   time.Duration(*h.PingInterval),
 			WriteTimeout:   time.Duration(h.WriteTimeout),
 			MaxPending:     h.MaxPendingBytes,
-			PublicStreams:  h.PublicStreams,
+			PublicStreams:  h.PublicStreams || h.Public,
+			JWT:            jwt,
+			JWTParam:       h.JWTParam,
+			EnforceJWT:     h.EnforceJWT,
+			NoAuth:         h.NoAuth || h.Public,
 			Streams:        streams,
 			Turbo:          turbo,
 			RPC:            rpc,
@@ -333,6 +369,9 @@ func (h *Handler) applyDefaults() {
 	if h.MaxStreamsPerConnection == 0 {
 		h.MaxStreamsPerConnection = 100
 	}
+	if h.JWTParam == "" {
+		h.JWTParam = "jid"
+	}
 }
 
 // hookShutdown ends every open stream when the process exits (not on a
@@ -363,13 +402,19 @@ func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
 		zap.String("broker", h.engineKey),
-		zap.Bool("public_streams", h.PublicStreams),
+		zap.Bool("public_streams", h.PublicStreams || h.Public),
+		zap.Bool("jwt", len(h.JWTSecrets) > 0 || h.Secret != ""),
+		zap.Bool("noauth", h.NoAuth || h.Public),
 		zap.Bool("signed_streams", streams.Enabled()),
 		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
 		zap.Bool("rpc", h.RPCURL != ""),
 	}
 	h.logger.Info("anycable_sse ready", fields...)
-	if h.broadcastKey == "" {
+	switch {
+	case h.openBroadcast:
+		h.logger.Warn("public mode with public_remote_broadcast: ANY client can publish to the broadcast endpoint",
+			zap.String("broadcast_path", h.BroadcastPath))
+	case h.broadcastKey == "":
 		h.logger.Warn("no broadcast_key or secret: the broadcast endpoint accepts loopback clients only",
 			zap.String("broadcast_path", h.BroadcastPath))
 	}
@@ -385,6 +430,12 @@ func (h *Handler) Validate() error {
 	}
 	if h.Path == h.BroadcastPath {
 		return errors.New("path and broadcast_path must differ")
+	}
+	if h.PublicRemoteBroadcast && !h.Public {
+		return errors.New("public_remote_broadcast only applies to public mode")
+	}
+	if h.JWTParam == "" || strings.ContainsAny(h.JWTParam, " \t\r\n:") {
+		return fmt.Errorf("jwt_param: invalid name %q", h.JWTParam)
 	}
 	if h.PingInterval != nil && *h.PingInterval < 0 {
 		return errors.New("ping_interval must not be negative")

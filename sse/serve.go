@@ -34,6 +34,15 @@ type Options struct {
 	Turbo *protocol.Verifier
 	// RPC is the app; nil when no rpc_url is configured.
 	RPC *protocol.RPCClient
+	// JWT verifies identification tokens locally (anycable-rails-jwt);
+	// nil or disabled when no jwt secret is configured.
+	JWT *protocol.JWTVerifier
+	// JWTParam names the token's query parameter; the header is "X-" + it.
+	JWTParam string
+	// EnforceJWT refuses connections without a token (401).
+	EnforceJWT bool
+	// NoAuth accepts every connection without asking the app.
+	NoAuth bool
 	// RPCHeaders are the lowercased request headers forwarded to the app.
 	RPCHeaders []string
 	// MaxPostBody bounds a POST JSONL body.
@@ -163,6 +172,12 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		conn: newConn(sessionID(r), info.RemoteAddr, s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
 		env:  protocol.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)},
 	}
+	if s.Opts.JWT.Enabled() {
+		sess.token = r.Header.Get("X-" + s.Opts.JWTParam)
+		if sess.token == "" {
+			sess.token = r.URL.Query().Get(s.Opts.JWTParam)
+		}
+	}
 	defer sess.end()
 
 	// Register before the handshake, so that a shutdown or a remote
@@ -269,6 +284,12 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 	}
 	if info.RemoteAddr != "" {
 		out["REMOTE_ADDR"] = info.RemoteAddr
+	}
+	if s.Opts.JWT.Enabled() {
+		name := "x-" + strings.ToLower(s.Opts.JWTParam)
+		if v := r.Header.Get(name); v != "" {
+			out[name] = v
+		}
 	}
 	return out
 }
@@ -384,11 +405,15 @@ type session struct {
 	conn *Conn
 	env  protocol.Env
 
+	// rpcConnected: the app knows this connection (an RPC connect or
+	// subscribe succeeded), so it gets exactly one disconnect call.
 	rpcConnected bool
-	cstate       map[string]string
-	istate       map[string]map[string]string
-	subscribed   []string
-	registered   bool
+	// token is the JWT the client sent (header X-<param> or ?<param>=).
+	token      string
+	cstate     map[string]string
+	istate     map[string]map[string]string
+	subscribed []string
+	registered bool
 	// closeAfter ends the stream right after the backlog (the app asked to
 	// disconnect while subscribing).
 	closeAfter bool
@@ -516,11 +541,32 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 // authenticate runs connect: through the app when rpc_url is set, otherwise
 // every connection is accepted with a server-generated welcome (public and
 // signed streams need no app).
+//
+// The order is AnyCable's: a JWT when one is given (or required), then
+// noauth, then the app. Without rpc_url, connections are accepted as with
+// noauth.
 func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s, c := ss.srv, ss.conn
-	if s.Opts.RPC == nil {
-		c.setIdentifiers(`{"sid":"` + c.sid + `"}`)
-		ss.queueTyped(protocol.Reply{Type: protocol.TypeWelcome, Sid: c.sid})
+	if s.Opts.JWT.Enabled() {
+		if ss.token != "" {
+			ids, err := s.Opts.JWT.Verify(ss.token, time.Now())
+			switch {
+			case errors.Is(err, protocol.ErrTokenExpired):
+				return http.StatusUnauthorized, "token_expired"
+			case errors.Is(err, protocol.ErrTokenNoIdentifiers):
+				return http.StatusBadRequest, "token has no string ext claim"
+			case err != nil:
+				return http.StatusUnauthorized, "invalid token"
+			}
+			ss.acceptLocally(ids)
+			return http.StatusOK, ""
+		}
+		if s.Opts.EnforceJWT {
+			return http.StatusUnauthorized, "token required"
+		}
+	}
+	if s.Opts.NoAuth || s.Opts.RPC == nil {
+		ss.acceptLocally(`{"sid":"` + c.sid + `"}`)
 		return http.StatusOK, ""
 	}
 	start := time.Now()
@@ -546,6 +592,13 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 		ss.queueTransmission(t)
 	}
 	return http.StatusOK, ""
+}
+
+// acceptLocally authenticates without the app: the server writes the
+// welcome, with the sid as AnyCable does.
+func (ss *session) acceptLocally(identifiers string) {
+	ss.conn.setIdentifiers(identifiers)
+	ss.queueTyped(protocol.Reply{Type: protocol.TypeWelcome, Sid: ss.conn.sid})
 }
 
 // subscribe resolves one identifier to its streams: $pubsub (public or
@@ -619,6 +672,7 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	default:
 		return nil, http.StatusBadRequest, "application error: " + res.ErrorMsg
 	}
+	ss.rpcConnected = true
 	if res.Env != nil {
 		ss.cstate = mergeState(ss.cstate, res.Env.CState)
 		if res.Env.IState != nil {
