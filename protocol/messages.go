@@ -70,8 +70,10 @@ func decodeJSON(b []byte) (any, bool) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, false
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, false // trailing data
+	// Only white space may follow the value: "0 apples" is text, not the
+	// number 0.
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) != 0 {
+		return nil, false
 	}
 	return v, true
 }

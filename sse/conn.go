@@ -58,6 +58,13 @@ type Conn struct {
 
 	signal chan struct{}
 	done   chan struct{}
+	// abort unblocks a write in progress (set by the writer); used when a
+	// slow client is dropped, so its memory is freed now rather than at the
+	// write deadline.
+	abort func()
+	// streaming is set once the writer runs. Until then the backlog (the
+	// recovered history, bounded by history_limit) may exceed maxPending.
+	streaming bool
 
 	subs []*pubsub.Subscription
 }
@@ -171,12 +178,15 @@ func (c *Conn) appendLocked(b []byte) {
 // n is the length before the last append; those bytes are still complete
 // events and are written before the disconnect.
 func (c *Conn) checkSizeLocked(n int) {
-	if c.maxPending > 0 && len(c.pending) > c.maxPending {
+	if c.streaming && c.maxPending > 0 && len(c.pending) > c.maxPending {
 		c.pending = c.pending[:n]
 		if n > c.maxPending {
 			c.pending = nil
 		}
 		c.metrics.SlowClientDropped()
+		if c.abort != nil {
+			go c.abort()
+		}
 		c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
 		return
 	}

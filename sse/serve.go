@@ -298,6 +298,10 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn) (reason string) {
 	rc := http.NewResponseController(w)
+	c.mu.Lock()
+	c.abort = func() { _ = rc.SetWriteDeadline(time.Now()) }
+	c.streaming = true
+	c.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
