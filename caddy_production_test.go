@@ -212,7 +212,11 @@ func TestLimits(t *testing.T) {
 		max_connections_per_ip 2
 		max_post_body 1KiB
 		max_identifier_length 100
-	}`)
+	}
+	metrics /metrics`)
+	// Connections of earlier tests end asynchronously; the per-address
+	// count must start from zero.
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
 	get := func(q string) *http.Response {
 		resp, err := http.Get(baseURL() + "/events?" + q)
 		if err != nil {

@@ -63,6 +63,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_streams_per_connection <n>        # default 100
 //	    max_connections_per_ip <n>            # default: no limit
 //	    stream_close_delay    <duration>      # on reload; default 0: streams outlive reloads
+//	    http1_takeover        [on|off]        # default on
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -168,6 +169,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = intArg(d, &h.MaxStreamsPerConnection, 1)
 		case "max_connections_per_ip":
 			err = intArg(d, &h.MaxConnectionsPerIP, 1)
+		case "http1_takeover":
+			var on bool
+			if err = flag(d, &on); err == nil {
+				h.HTTP1Takeover = &on
+			}
 		case "stream_close_delay":
 			err = durationArg(d, &h.StreamCloseDelay, false)
 		default:
@@ -222,9 +228,16 @@ func flag(d *caddyfile.Dispenser, dst *bool) error {
 	if !d.NextArg() {
 		return nil
 	}
-	v, err := strconv.ParseBool(d.Val())
-	if err != nil {
-		return d.Errf("%s: expected true or false, got %q", d.Val(), d.Val())
+	var v bool
+	switch d.Val() {
+	case "on":
+		v = true
+	case "off":
+	default:
+		var err error
+		if v, err = strconv.ParseBool(d.Val()); err != nil {
+			return d.Errf("expected on, off, true or false, got %q", d.Val())
+		}
 	}
 	*dst = v
 	if d.NextArg() {

@@ -79,7 +79,7 @@ func TestCaddyfileRejects(t *testing.T) {
 		{"anycable_sse {\n\tpath\n}", `wrong argument count`},
 		{"anycable_sse {\n\tpath /a /b\n}", `wrong argument count`},
 		{"anycable_sse {\n\tstreams_secret\n}", `wrong argument count`},
-		{"anycable_sse {\n\tpublic_streams maybe\n}", `expected true or false`},
+		{"anycable_sse {\n\tpublic_streams maybe\n}", `expected on, off, true or false`},
 		{"anycable_sse {\n\tmax_pending lots\n}", `max_pending: invalid size "lots"`},
 		{"anycable_sse extra", `wrong argument count`},
 	}

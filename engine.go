@@ -2,6 +2,7 @@ package anycablesse
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,14 +21,28 @@ var engines = caddy.NewUsagePool()
 type engine struct {
 	hub      *pubsub.Hub
 	registry *sse.Registry
+	writers  *sse.Writers
 	memory   *pubsub.MemoryBroker // set for the in-memory broker
 }
 
 // Destruct implements caddy.Destructor: the last handler using the engine
 // is gone.
 func (e *engine) Destruct() error {
-	e.registry.Shutdown()
-	return e.hub.Close()
+	e.registry.Shutdown(shutdownWait)
+	err := e.hub.Close()
+	// Let the writers send the final disconnects before stopping them.
+	time.AfterFunc(2*time.Second, e.writers.Close)
+	return err
+}
+
+// shutdownWait bounds how long process exit waits for open streams to get
+// their final disconnect.
+const shutdownWait = 5 * time.Second
+
+// writerCount sizes the pool that writes taken-over connections: writes
+// never block for long, so a few goroutines per core are plenty.
+func writerCount() int {
+	return 4 * runtime.GOMAXPROCS(0)
 }
 
 // engineKey identifies a broker: the key must not include tunables, or a
@@ -53,7 +68,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			return &engine{hub: hub, registry: sse.NewRegistry(), memory: mb}, nil
+			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb}, nil
 		default:
 			return nil, fmt.Errorf("unsupported broker %q", h.Broker.Type)
 		}

@@ -132,6 +132,7 @@ type sseClient struct {
 	cancel context.CancelFunc
 	events chan event
 	raw    strings.Builder
+	err    error
 	mu     sync.Mutex
 	done   chan struct{}
 }
@@ -186,6 +187,9 @@ func (c *sseClient) read() {
 		line, err := br.ReadString('\n')
 		c.mu.Lock()
 		c.raw.WriteString(line)
+		if err != nil {
+			c.err = err
+		}
 		c.mu.Unlock()
 		if err != nil {
 			return
@@ -217,6 +221,16 @@ func (c *sseClient) read() {
 			ev.Retry = value
 		}
 	}
+}
+
+// readErr is how reading the stream ended ("" while it runs).
+func (c *sseClient) readErr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ""
+	}
+	return c.err.Error()
 }
 
 // Raw is every byte received so far.

@@ -1,7 +1,10 @@
 package sse
 
 import (
+	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
@@ -66,6 +69,20 @@ type Conn struct {
 	// recovered history, bounded by history_limit) may exceed maxPending.
 	streaming bool
 
+	// Set when the connection was taken over from net/http (takeover.go).
+	hijacked     net.Conn
+	writers      *Writers
+	writeTimeout time.Duration
+	queued       atomic.Bool
+	flushMu      sync.Mutex
+	finished     bool
+	finalQueued  bool   // the closing bytes are in inflight or written
+	inflight     []byte // bytes of a stalled write still to send
+	stallSince   time.Time
+	onEndFn      func(reason string)
+	pinger       *pinger
+	watchFD      int // registered in the close watch; -1 when not
+
 	subs []*pubsub.Subscription
 }
 
@@ -77,6 +94,7 @@ func newConn(sid, ip string, m Metrics, mode Mode, raw bool, maxPending int) *Co
 		mode:       mode,
 		raw:        raw,
 		maxPending: maxPending,
+		watchFD:    -1,
 		signal:     make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
@@ -125,22 +143,22 @@ func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
 	frame := d.Frame(key, func(m *pubsub.Message) []byte { return buildFrame(m, key, s.Identifier) })
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	c.metrics.Delivered(1)
-	if key.Form&formOpen == 0 {
-		c.appendLocked(frame)
-		return
-	}
-	c.setPositionLocked(m.Stream, m.Epoch, m.Offset)
 	n := len(c.pending)
 	c.pending = append(c.pending, frame...)
-	c.pending = append(c.pending, "id: "...)
-	c.pending = protocol.AppendMultiEventID(c.pending, c.positions)
-	c.pending = append(c.pending, '\n', '\n')
+	if key.Form&formOpen != 0 {
+		c.setPositionLocked(m.Stream, m.Epoch, m.Offset)
+		c.pending = append(c.pending, "id: "...)
+		c.pending = protocol.AppendMultiEventID(c.pending, c.positions)
+		c.pending = append(c.pending, '\n', '\n')
+	}
 	c.checkSizeLocked(n)
+	c.mu.Unlock()
+	c.wake()
 }
 
 // Reset implements pubsub.Subscriber: the stream of s jumped. An epoch change
@@ -162,15 +180,12 @@ func (c *Conn) Reset(s *pubsub.Subscription, reason string) {
 func (c *Conn) enqueue(b []byte) {
 	c.mu.Lock()
 	if !c.closed {
-		c.appendLocked(b)
+		n := len(c.pending)
+		c.pending = append(c.pending, b...)
+		c.checkSizeLocked(n)
 	}
 	c.mu.Unlock()
-}
-
-func (c *Conn) appendLocked(b []byte) {
-	n := len(c.pending)
-	c.pending = append(c.pending, b...)
-	c.checkSizeLocked(n)
+	c.wake()
 }
 
 // checkSizeLocked drops a client whose pending bytes outgrew the limit: its
@@ -178,16 +193,30 @@ func (c *Conn) appendLocked(b []byte) {
 // n is the length before the last append; those bytes are still complete
 // events and are written before the disconnect.
 func (c *Conn) checkSizeLocked(n int) {
-	if c.streaming && c.maxPending > 0 && len(c.pending) > c.maxPending {
-		c.pending = c.pending[:n]
-		if n > c.maxPending {
-			c.pending = nil
-		}
-		c.metrics.SlowClientDropped()
-		if c.abort != nil {
-			go c.abort()
-		}
-		c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
+	if !c.streaming || c.maxPending <= 0 || len(c.pending) <= c.maxPending {
+		return
+	}
+	c.pending = c.pending[:n]
+	if n > c.maxPending {
+		c.pending = nil
+	}
+	c.metrics.SlowClientDropped()
+	if c.abort != nil {
+		go c.abort()
+	}
+	c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
+}
+
+// wake tells the connection's writer that there is something to write: the
+// handler goroutine, or the writer pool for a taken-over connection. It is
+// called without c.mu held, so a full pool queue never blocks a writer that
+// needs this connection's lock.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	w := c.writers
+	c.mu.Unlock()
+	if w != nil {
+		w.schedule(c)
 		return
 	}
 	select {
@@ -226,6 +255,7 @@ func (c *Conn) CloseWith(r protocol.Reply) {
 	c.mu.Lock()
 	c.closeLocked(frame, r.Reason)
 	c.mu.Unlock()
+	c.wake()
 }
 
 func (c *Conn) closeLocked(final []byte, reason string) {

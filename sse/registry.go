@@ -3,6 +3,7 @@ package sse
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 )
@@ -73,13 +74,19 @@ func (r *Registry) snapshot() []*Conn {
 }
 
 // Shutdown ends every open connection with disconnect server_restart and
-// reconnect:true (raw connections simply end), and refuses new ones.
-func (r *Registry) Shutdown() {
+// reconnect:true (raw connections simply end), refuses new ones, and waits
+// up to wait for the connections to be gone: taken-over connections are
+// written by the pool, which the process must not leave before they are.
+func (r *Registry) Shutdown(wait time.Duration) {
 	r.mu.Lock()
 	r.closing = true
 	r.mu.Unlock()
 	for _, c := range r.snapshot() {
 		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true})
+	}
+	deadline := time.Now().Add(wait)
+	for r.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -72,6 +72,9 @@ type Server struct {
 	Opts     Options
 	Log      *zap.Logger
 	Metrics  Metrics
+	// Writers writes HTTP/1.1 connections taken over from net/http; nil
+	// keeps every connection on the handler path.
+	Writers *Writers
 
 	mu   sync.Mutex
 	own  map[*Conn]struct{}
@@ -178,7 +181,14 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			sess.token = r.URL.Query().Get(s.Opts.JWTParam)
 		}
 	}
-	defer sess.end()
+	// The session ends when ServeEvents returns, unless the connection was
+	// taken over: then the writer pool ends it.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			sess.end()
+		}
+	}()
 
 	// Register before the handshake, so that a shutdown or a remote
 	// disconnect also reaches connections still subscribing.
@@ -201,12 +211,30 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 	s.metrics().ConnectionOpened()
 	s.metrics().SubscriptionsAdded(len(sess.conn.subs))
-	reason := s.stream(w, r, sess.conn)
-	s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
-	s.metrics().ConnectionClosed(reason)
-	if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
-		ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
+	finish := func(reason string) {
+		s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
+		s.metrics().ConnectionClosed(reason)
+		if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
+			ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
+		}
 	}
+	if r.ProtoMajor == 1 && s.Writers != nil {
+		switch s.takeOver(w, sess.conn, func(reason string) {
+			// Off the writer pool: the app's disconnect call may take a while.
+			go func() {
+				finish(reason)
+				sess.end()
+			}()
+		}) {
+		case takenOver:
+			handedOver = true
+			return
+		case headerSent:
+			finish(s.stream(w, r, sess.conn, true))
+			return
+		}
+	}
+	finish(s.stream(w, r, sess.conn, false))
 }
 
 // refuse answers a request that will not stream: status, empty body, and the
@@ -296,13 +324,17 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 
 // stream writes the connection until it ends: the client leaves, the server
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn) (reason string) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerSent bool) (reason string) {
 	rc := http.NewResponseController(w)
 	c.mu.Lock()
 	c.abort = func() { _ = rc.SetWriteDeadline(time.Now()) }
 	c.streaming = true
 	c.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
+	if !headerSent {
+		w.WriteHeader(http.StatusOK)
+	}
+	// The first round writes the backlog.
+	c.wake()
 	if err := rc.Flush(); err != nil {
 		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
 		return "flush_unsupported"
@@ -369,6 +401,11 @@ func (c *Conn) pingFrame(now time.Time) []byte {
 	if c.raw {
 		return keepaliveComment
 	}
+	return pingEvent(now)
+}
+
+// pingEvent is `event: ping` with the Unix time in seconds.
+func pingEvent(now time.Time) []byte {
 	r := protocol.Reply{Type: protocol.TypePing, RawMessage: strconv.AppendInt(nil, now.Unix(), 10)}
 	return AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0)
 }

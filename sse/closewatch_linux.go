@@ -1,0 +1,100 @@
+//go:build linux
+
+package sse
+
+import (
+	"sync"
+	"syscall"
+)
+
+// closeWatch learns that clients of taken-over connections went away, the
+// moment they close, from one goroutine: the sockets are registered in an
+// epoll set of their own (besides the Go runtime's) for EPOLLRDHUP. No
+// connection needs a reader goroutine for this.
+type closeWatch struct {
+	epfd  int
+	mu    sync.Mutex
+	conns map[int32]*Conn
+}
+
+func newCloseWatch() *closeWatch {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil // the pingers' peek still notices closed peers
+	}
+	w := &closeWatch{epfd: fd, conns: make(map[int32]*Conn)}
+	go w.run()
+	return w
+}
+
+func (w *closeWatch) add(c *Conn) {
+	if w == nil {
+		return
+	}
+	fd, ok := connFD(c)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR|syscall.EPOLLIN) | epollET, Fd: int32(fd)}
+	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return
+	}
+	w.conns[int32(fd)] = c
+	c.watchFD = fd
+}
+
+// remove must run before the socket is closed (its number could be reused).
+func (w *closeWatch) remove(c *Conn) {
+	if w == nil || c.watchFD < 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conns[int32(c.watchFD)] == c {
+		delete(w.conns, int32(c.watchFD))
+		_ = syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_DEL, c.watchFD, nil)
+	}
+	c.watchFD = -1
+}
+
+func (w *closeWatch) run() {
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(w.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			return
+		}
+		for _, ev := range events[:n] {
+			w.mu.Lock()
+			c := w.conns[ev.Fd]
+			w.mu.Unlock()
+			// Data from a client (SSE clients send none) also wakes us; the
+			// peek tells an orderly close or an error from that.
+			if c != nil && c.peerClosed() {
+				c.closeQuietly("client_gone")
+			}
+		}
+	}
+}
+
+// epollET is EPOLLET as the unsigned bit the kernel reads.
+const epollET = 1 << 31
+
+func connFD(c *Conn) (int, bool) {
+	sc, ok := c.hijacked.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	fd := -1
+	_ = rc.Control(func(f uintptr) { fd = int(f) })
+	return fd, fd >= 0
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package sse
+
+// closeWatch is Linux-only; elsewhere the pingers' peek notices clients that
+// went away, one ping interval later at most.
+type closeWatch struct{}
+
+func newCloseWatch() *closeWatch   { return nil }
+func (w *closeWatch) add(*Conn)    {}
+func (w *closeWatch) remove(*Conn) {}
