@@ -1,0 +1,469 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// IngestFunc receives one raw publication (AnyCable's broadcast JSON: one
+// object, or an array for a batch) from an ingester. The root parses it and
+// publishes through the hub, passing ctx on to Publish: the ctx of the
+// redisx ingester carries an idempotency key (WithIdempotencyKey) that the
+// Redis broker uses. A batch must derive one key per message of a stream
+// (for example the key plus "/<index>").
+//
+// The redisx ingester retries an entry whose handler returned an error
+// wrapping ErrUnavailable (or a context error): the broker could not be
+// reached. Any other error means the payload can never be handled
+// (malformed JSON): the entry is acknowledged and dropped.
+type IngestFunc func(ctx context.Context, payload []byte) error
+
+// Defaults of the ingesters (AnyCable's names).
+const (
+	DefaultIngestStream  = "__anycable__"
+	DefaultIngestGroup   = "bx"
+	DefaultIngestChannel = "__anycable__"
+)
+
+// retryable reports whether an ingestion error means "try again later".
+func retryable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed)
+}
+
+// StreamIngesterOptions configures a StreamIngester.
+type StreamIngesterOptions struct {
+	// URL of the Redis that Rails writes to (see CheckRedisURL).
+	URL string
+	// Stream is the stream key; default "__anycable__".
+	Stream string
+	// Group is the consumer group; default "bx".
+	Group string
+	// Consumer names this node in the group; default "<host>-<random>".
+	Consumer string
+	// BlockTimeout is the XREADGROUP BLOCK time and the claim interval;
+	// default 2s.
+	BlockTimeout time.Duration
+	// ClaimIdle is how long an entry stays pending (its consumer died, or
+	// its handler failed) before any node claims it; default BlockTimeout.
+	ClaimIdle time.Duration
+	// Count bounds the entries read or claimed at once; default 100.
+	Count int
+	// Logger receives warnings; nil means none.
+	Logger *zap.Logger
+}
+
+// StreamIngester is AnyCable's "redisx" broadcast adapter: Rails runs
+// XADD __anycable__ * payload '<json>', and the nodes share the entries
+// through the consumer group "bx", so each entry is handled by one node.
+//
+// An entry is acknowledged and deleted (XACK + XDEL) after its handler
+// succeeds. An entry whose consumer died is claimed by another node after
+// ClaimIdle (XAUTOCLAIM), and an entry whose handler failed because the
+// broker was unavailable is retried the same way. A retry publishes with the
+// same idempotency key (the entry id), so a node that published and then
+// died before its XACK does not cause a second message.
+//
+// The group is created at "$" (AnyCable's behaviour: entries added before
+// it existed are not read). If it disappears while running (Redis restarted
+// without persistence, FLUSHALL), it is recreated at "0": everything still
+// in the stream was added after the loss and is unprocessed.
+type StreamIngester struct {
+	cfg      *redisConfig
+	stream   string
+	group    string
+	consumer string
+	block    time.Duration
+	idle     time.Duration
+	count    int
+	handle   IngestFunc
+	log      *zap.Logger
+
+	mu      sync.Mutex
+	client  redis.UniversalClient
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped bool
+}
+
+// NewStreamIngester validates o; it does no I/O.
+func NewStreamIngester(o StreamIngesterOptions, handle IngestFunc) (*StreamIngester, error) {
+	if handle == nil {
+		return nil, errors.New("pubsub: stream ingester without a handler")
+	}
+	cfg, err := parseRedisURL(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	s := &StreamIngester{cfg: cfg, stream: o.Stream, group: o.Group, consumer: o.Consumer,
+		block: o.BlockTimeout, idle: o.ClaimIdle, count: o.Count, handle: handle, log: o.Logger}
+	if s.stream == "" {
+		s.stream = DefaultIngestStream
+	}
+	if s.group == "" {
+		s.group = DefaultIngestGroup
+	}
+	if s.consumer == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "node"
+		}
+		s.consumer = host + "-" + randomName(4)
+	}
+	if s.block <= 0 {
+		s.block = DefaultRedisBlockTimeout
+	}
+	if s.block < 10*time.Millisecond {
+		return nil, fmt.Errorf("pubsub: ingester block timeout %v below 10ms", s.block)
+	}
+	if s.idle <= 0 {
+		s.idle = s.block
+	}
+	if s.count <= 0 {
+		s.count = 100
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	return s, nil
+}
+
+// Consumer is the ingester's consumer name in the group.
+func (s *StreamIngester) Consumer() string { return s.consumer }
+
+// Start starts reading in the background and returns at once; the ingester
+// runs until Stop or until ctx ends. It fails only if called twice.
+func (s *StreamIngester) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.done != nil {
+		return errors.New("pubsub: stream ingester already started")
+	}
+	s.client = s.cfg.client(clientTuning{name: "acs-redisx", retries: -1, timeout: s.block})
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go s.run(ctx)
+	return nil
+}
+
+// Stop stops reading, waits for the handler in progress, removes the
+// consumer from the group (unless it still owns pending entries, which
+// another node must claim) and closes the client. It is idempotent.
+func (s *StreamIngester) Stop() error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	done, cancel, c := s.done, s.cancel, s.client
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	ctx, cc := context.WithTimeout(context.Background(), s.block)
+	defer cc()
+	pending, err := c.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: s.stream, Group: s.group, Start: "-", End: "+", Count: 1, Consumer: s.consumer,
+	}).Result()
+	switch {
+	case err != nil:
+		// NOGROUP or Redis unreachable: nothing to clean (or nothing we can).
+	case len(pending) > 0:
+		s.log.Info("redisx: consumer kept in the group: it owns pending entries", zap.String("consumer", s.consumer))
+	default:
+		c.XGroupDelConsumer(ctx, s.stream, s.group, s.consumer)
+	}
+	return c.Close()
+}
+
+func (s *StreamIngester) run(ctx context.Context) {
+	defer close(s.done)
+	bo := backoff{min: 50 * time.Millisecond, max: max(s.block, time.Second)}
+	failing := false
+	fail := func(what string, err error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !failing {
+			failing = true
+			s.log.Warn("redisx: "+what, zap.String("stream", s.stream), zap.Error(err))
+		}
+		return sleep(ctx, bo.next())
+	}
+	ready := false
+	startID := "$"
+	claimFrom := "0-0"
+	var lastClaim time.Time
+	for ctx.Err() == nil {
+		if !ready {
+			err := s.client.XGroupCreateMkStream(ctx, s.stream, s.group, startID).Err()
+			if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+				if !fail("creating the consumer group", err) {
+					return
+				}
+				continue
+			}
+			ready = true
+		}
+		if time.Since(lastClaim) >= s.block {
+			msgs, next, err := s.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: s.stream, Group: s.group, Consumer: s.consumer,
+				MinIdle: s.idle, Start: claimFrom, Count: int64(s.count),
+			}).Result()
+			if err != nil {
+				if isNoGroup(err) {
+					ready, startID = false, "0"
+					continue
+				}
+				if !fail("claiming pending entries", err) {
+					return
+				}
+				continue
+			}
+			claimFrom = next
+			if claimFrom == "" || next == "0-0" {
+				claimFrom = "0-0"
+				lastClaim = time.Now()
+			}
+			s.process(ctx, msgs)
+			if claimFrom != "0-0" {
+				continue // more pending entries to look at
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, s.block+max(s.block/2, 250*time.Millisecond))
+		res, err := s.client.XReadGroup(rctx, &redis.XReadGroupArgs{
+			Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, ">"},
+			Count: int64(s.count), Block: s.block,
+		}).Result()
+		cancel()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if isNoGroup(err) {
+				ready, startID = false, "0"
+				continue
+			}
+			if !fail("reading", err) {
+				return
+			}
+			continue
+		}
+		if failing {
+			failing = false
+			s.log.Info("redisx: reading again", zap.String("stream", s.stream))
+		}
+		bo.reset()
+		for _, st := range res {
+			s.process(ctx, st.Messages)
+		}
+	}
+}
+
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// process handles entries in order and acknowledges the finished ones.
+func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) {
+	var done []string
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			break
+		}
+		raw, ok := m.Values["payload"]
+		payload, isStr := raw.(string)
+		if !ok || !isStr {
+			s.log.Warn("redisx: entry without a payload field dropped", zap.String("id", m.ID))
+			done = append(done, m.ID)
+			continue
+		}
+		hctx := WithIdempotencyKey(ctx, "rx:"+s.stream+":"+m.ID)
+		if err := s.handle(hctx, []byte(payload)); err != nil {
+			if retryable(err) {
+				s.log.Warn("redisx: entry left pending for a retry", zap.String("id", m.ID), zap.Error(err))
+				continue
+			}
+			s.log.Warn("redisx: entry dropped", zap.String("id", m.ID), zap.Error(err))
+		}
+		done = append(done, m.ID)
+	}
+	if len(done) == 0 {
+		return
+	}
+	// Acknowledge even if ctx ended: the handlers ran.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.block)
+	defer cancel()
+	_, err := s.client.Pipelined(actx, func(pipe redis.Pipeliner) error {
+		pipe.XAck(actx, s.stream, s.group, done...)
+		pipe.XDel(actx, s.stream, done...)
+		return nil
+	})
+	if err != nil {
+		// The entries stay pending and are claimed again; the idempotency
+		// key keeps the retry from publishing twice.
+		s.log.Warn("redisx: acknowledging entries failed", zap.Int("entries", len(done)), zap.Error(err))
+	}
+}
+
+// PubSubIngesterOptions configures a PubSubIngester.
+type PubSubIngesterOptions struct {
+	// URL of the Redis that Rails publishes to (see CheckRedisURL).
+	URL string
+	// Channel is the pub/sub channel; default "__anycable__".
+	Channel string
+	// Timeout is the liveness probe interval and the reconnect cap;
+	// default 2s.
+	Timeout time.Duration
+	// Logger receives warnings; nil means none.
+	Logger *zap.Logger
+}
+
+// PubSubIngester is AnyCable's legacy "redis" broadcast adapter: Rails runs
+// PUBLISH __anycable__ '<json>' and every subscribed node receives every
+// message.
+//
+// It cannot give history guarantees, which is why AnyCable documents it as
+// incompatible with its broker:
+//   - Redis pub/sub is at-most-once: a message published while a node is
+//     disconnected (reconnecting, Redis failover, a slow subscriber dropped
+//     by Redis's output buffer limit) is gone, and nobody learns about it.
+//   - Every node receives every message, so if every node published what it
+//     receives through a shared (Redis) broker, each broadcast would become N
+//     messages with N offsets. There is no cross-node key to deduplicate on:
+//     pub/sub messages have no id.
+//
+// So it fits a single node, or the memory broker on each node (fan-out: each
+// node numbers the messages for its own clients; ids then differ between
+// nodes, and a client that reconnects to another node cannot resume). For
+// several nodes with history, use the redisx StreamIngester or HTTP.
+type PubSubIngester struct {
+	cfg     *redisConfig
+	channel string
+	timeout time.Duration
+	handle  IngestFunc
+	log     *zap.Logger
+
+	mu      sync.Mutex
+	client  redis.UniversalClient
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped bool
+}
+
+// NewPubSubIngester validates o; it does no I/O.
+func NewPubSubIngester(o PubSubIngesterOptions, handle IngestFunc) (*PubSubIngester, error) {
+	if handle == nil {
+		return nil, errors.New("pubsub: pub/sub ingester without a handler")
+	}
+	cfg, err := parseRedisURL(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	p := &PubSubIngester{cfg: cfg, channel: o.Channel, timeout: o.Timeout, handle: handle, log: o.Logger}
+	if p.channel == "" {
+		p.channel = DefaultIngestChannel
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultRedisBlockTimeout
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	return p, nil
+}
+
+// Start subscribes in the background and returns at once; the ingester runs
+// until Stop or until ctx ends. It fails only if called twice.
+func (p *PubSubIngester) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.done != nil {
+		return errors.New("pubsub: pub/sub ingester already started")
+	}
+	p.client = p.cfg.client(clientTuning{name: "acs-redis-pubsub", retries: -1, timeout: p.timeout})
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.done = make(chan struct{})
+	go p.run(ctx)
+	return nil
+}
+
+// Stop unsubscribes, waits for the handler in progress and closes the
+// client. It is idempotent.
+func (p *PubSubIngester) Stop() error {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	p.stopped = true
+	done, cancel, c := p.done, p.cancel, p.client
+	p.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return c.Close()
+}
+
+func (p *PubSubIngester) run(ctx context.Context) {
+	defer close(p.done)
+	bo := backoff{min: 50 * time.Millisecond, max: max(p.timeout, time.Second)}
+	for ctx.Err() == nil {
+		err := p.session(ctx, &bo)
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("redis pub/sub ingester: reconnecting", zap.String("channel", p.channel), zap.Error(err))
+		if !sleep(ctx, bo.next()) {
+			return
+		}
+	}
+}
+
+// session is one subscription; it returns when the connection is lost or
+// dead (a ping unanswered for a whole timeout).
+func (p *PubSubIngester) session(ctx context.Context, bo *backoff) error {
+	ps := p.client.Subscribe(ctx, p.channel)
+	defer ps.Close()
+	pinged := false
+	for {
+		v, err := ps.ReceiveTimeout(ctx, p.timeout)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				// Quiet: probe the connection.
+				if err := ps.Ping(ctx); err != nil {
+					return err
+				}
+				pinged = true
+				continue
+			}
+			return err
+		}
+		pinged = false
+		switch m := v.(type) {
+		case *redis.Subscription:
+			bo.reset()
+		case *redis.Message:
+			if err := p.handle(ctx, []byte(m.Payload)); err != nil && ctx.Err() == nil {
+				p.log.Warn("redis pub/sub ingester: message dropped", zap.Error(err))
+			}
+		}
+	}
+}

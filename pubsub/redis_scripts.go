@@ -1,0 +1,172 @@
+package pubsub
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts of the Redis broker. Every key a script touches carries
+// the same hash tag ({p}), so each runs atomically in one slot on Cluster.
+//
+// Time: a script takes its clock from Redis TIME (one clock for every node)
+// unless the caller passes milliseconds (tests with a fake clock). Epoch
+// candidates come from Go's crypto/rand, never from Lua's math.random.
+//
+// Numbers: Lua 5.1 formats numbers with %.14g, so offsets are exact below
+// 10^14 and millisecond times (13 digits) are built as strings.
+
+// publishScript numbers one publication, appends it to the history and the
+// bus, and refreshes the TTLs.
+//
+//	KEYS[1] meta  KEYS[2] history  KEYS[3] bus  KEYS[4] idempotency key (KEYS[1] when unused)
+//	ARGV[1] stream  ARGV[2] data  ARGV[3] history limit  ARGV[4] history TTL s
+//	ARGV[5] meta TTL s  ARGV[6] epoch candidate  ARGV[7] bus MAXLEN
+//	ARGV[8] idempotency TTL s ('0': none)  ARGV[9] exclude_socket  ARGV[10] broadcast_type
+//	ARGV[11] transient '1'/'0'  ARGV[12] now ms ('0': Redis TIME)
+//
+// Returns {offset, epoch, ms, duplicate}. A transient publication gets
+// offset 0, the stream's epoch if it has one, and only a bus entry. A
+// duplicate (idempotency key seen) returns the first publish's values and
+// writes nothing.
+var publishScript = redis.NewScript(`
+local ms = ARGV[12]
+if ms == '0' then
+  local t = redis.call('TIME')
+  ms = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+local function extra(a)
+  if ARGV[9] ~= '' then a[#a+1] = 'x'; a[#a+1] = ARGV[9] end
+  if ARGV[10] ~= '' then a[#a+1] = 'b'; a[#a+1] = ARGV[10] end
+  return a
+end
+local function bus(offset, epoch)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
+    unpack(extra({'s', ARGV[1], 'o', offset, 'e', epoch, 't', ms, 'd', ARGV[2]})))
+end
+if ARGV[11] == '1' then
+  local e = redis.call('HGET', KEYS[1], 'e')
+  if not e then e = '' end
+  bus('0', e)
+  return {0, e, ms, 0}
+end
+if ARGV[8] ~= '0' then
+  local prev = redis.call('GET', KEYS[4])
+  if prev then
+    local o, e, t = string.match(prev, '^(%d+)/([^/]+)/(%d+)$')
+    if o then return {tonumber(o), e, t, 1} end
+  end
+end
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+-- A counter that restarts means the meta was lost: old entries must not
+-- mix with the new epoch's offsets.
+if offset == 1 then redis.call('DEL', KEYS[2]) end
+local h = extra({'d', ARGV[2], 't', ms})
+local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', unpack(h))
+if type(r) == 'table' and r.err then
+  -- The history holds ids at or above the new offset (it outlived its
+  -- meta): it belongs to another epoch, drop it.
+  redis.call('DEL', KEYS[2])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', unpack(h))
+end
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+bus(offset, epoch)
+if ARGV[8] ~= '0' then
+  redis.call('SET', KEYS[4], offset .. '/' .. epoch .. '/' .. ms, 'EX', ARGV[8])
+end
+return {offset, epoch, ms, 0}
+`)
+
+// readScript reads a stream's epoch and top and the history a request
+// needs, in one step.
+//
+//	KEYS[1] meta  KEYS[2] history
+//	ARGV[1] mode: 'n' none, 'f' from a position, 's' since a time
+//	ARGV[2] the position's offset, or the since time in ms
+//	ARGV[3] the position's epoch  ARGV[4] history limit  ARGV[5] meta TTL s
+//	ARGV[6] epoch candidate  ARGV[7] now ms ('0': Redis TIME)  ARGV[8] history TTL ms
+//
+// Returns {epoch, top, created, bumped, now ms, entries}. A stream without
+// an epoch gets the candidate (created = 1), so that the first publish uses
+// it. A position in the current epoch but above the top means Redis lost
+// writes the client saw: the epoch is replaced by the candidate (bumped =
+// 1), so the reused offsets are never confused with the lost ones.
+//
+// For 'f' the entries are those from offset+1 up to the top when offset+1
+// is inside the size window, else only the first stored one from offset+1
+// (enough to tell "expired" from "trimmed"). For 's' they are the retained
+// entries (size window, younger than the TTL) stored at or after the time.
+var readScript = redis.NewScript(`
+local ms = ARGV[7]
+if ms == '0' then
+  local t = redis.call('TIME')
+  ms = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+local m = redis.call('HMGET', KEYS[1], 'e', 's')
+local epoch, top = m[1], tonumber(m[2] or '0')
+local created, bumped = 0, 0
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+  created = 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+local limit = tonumber(ARGV[4])
+local low = top - limit + 1
+if low < 1 then low = 1 end
+local entries = {}
+if ARGV[1] == 'f' and ARGV[3] == epoch then
+  local o = tonumber(ARGV[2])
+  if o > top then
+    epoch = ARGV[6]
+    redis.call('HSET', KEYS[1], 'e', epoch)
+    bumped = 1
+  elseif o < top then
+    local need = o + 1
+    local n = 1
+    if need >= low then n = top - o end
+    entries = redis.call('XRANGE', KEYS[2], need .. '-0', top .. '-0', 'COUNT', n)
+  end
+elseif ARGV[1] == 's' and top > 0 then
+  local since = tonumber(ARGV[2])
+  local cutoff = tonumber(ms) - tonumber(ARGV[8])
+  local all = redis.call('XRANGE', KEYS[2], low .. '-0', top .. '-0', 'COUNT', limit)
+  for _, e in ipairs(all) do
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 't' then
+        local t = tonumber(f[i + 1])
+        if t >= since and t > cutoff then entries[#entries + 1] = e end
+        break
+      end
+    end
+  end
+end
+return {epoch, top, created, bumped, ms, entries}
+`)
+
+// rangeScript reads history entries from..to if the stream's epoch still is
+// the expected one (a resync must not label another epoch's entries).
+//
+//	KEYS[1] meta  KEYS[2] history  ARGV[1] epoch  ARGV[2] from  ARGV[3] to  ARGV[4] count
+//
+// Returns the entries, or false when the epoch differs.
+var rangeScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'e') ~= ARGV[1] then return false end
+return redis.call('XRANGE', KEYS[2], ARGV[2] .. '-0', ARGV[3] .. '-0', 'COUNT', ARGV[4])
+`)
+
+// bumpScript replaces a stream's epoch if it still is the given one.
+//
+//	KEYS[1] meta  ARGV[1] expected epoch  ARGV[2] new epoch
+//
+// Returns 1 if replaced.
+var bumpScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'e', ARGV[2])
+  return 1
+end
+return 0
+`)

@@ -1,0 +1,721 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var redisPrefixSeq atomic.Int64
+
+// newRedisTestBroker returns a started broker on srv with a prefix of its
+// own (so tests sharing a server do not meet), closed when the test ends.
+// clk, when not nil, is the scripts' clock.
+func newRedisTestBroker(t testing.TB, srv *redisServer, o RedisOptions, clk *fakeClock) *RedisBroker {
+	t.Helper()
+	o.URL = srv.URL()
+	if o.Prefix == "" {
+		o.Prefix = fmt.Sprintf("t%d", redisPrefixSeq.Add(1))
+	}
+	b, err := NewRedisBroker(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clk != nil {
+		b.now = clk.Now
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// newRedisHub returns a started hub over b (another node when b is).
+func newRedisHub(t testing.TB, b *RedisBroker, opts HubOptions) *Hub {
+	t.Helper()
+	h := NewHub(b, opts)
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// limitedBroker is a broker whose limits can change (both brokers).
+type limitedBroker interface {
+	Broker
+	SetLimits(limit int, ttl time.Duration)
+}
+
+// recoveryCase is one row of the recovery-decision table, which the memory
+// and Redis brokers must answer alike.
+type recoveryCase struct {
+	name   string
+	limit  int
+	ttl    time.Duration
+	setup  func(*testing.T, Broker, *fakeClock)
+	stream string // default "chat"
+	req    func(epoch string) HistoryRequest
+	status RecoveryStatus
+	reason string
+	want   []uint64
+	top    uint64
+	// bumps: the Redis broker replaces the epoch (client ahead of the top).
+	bumps bool
+}
+
+func recoveryCases() []recoveryCase {
+	const stream = "chat"
+	publish10 := func(t *testing.T, b Broker, clk *fakeClock) { publishN(t, b, stream, 10) }
+	// aging publishes 1..3 at t0 and 4..5 at t0+30s, then moves to t0+70s:
+	// with a 60s TTL, 1..3 are expired and 4..5 retained.
+	aging := func(t *testing.T, b Broker, clk *fakeClock) {
+		publishN(t, b, stream, 3)
+		clk.Add(30 * time.Second)
+		publishN(t, b, stream, 2)
+		clk.Add(40 * time.Second)
+	}
+	t0 := newFakeClock().Now().Unix()
+	from := func(o uint64) func(e string) HistoryRequest {
+		return func(e string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: e, Offset: o}} }
+	}
+	since := func(s int64) func(e string) HistoryRequest {
+		return func(string) HistoryRequest { return HistoryRequest{Since: s} }
+	}
+	none := func(string) HistoryRequest { return HistoryRequest{} }
+	return []recoveryCase{
+		{name: "no request", limit: 5, setup: publish10, req: none, status: NoHistory, top: 10},
+		{name: "epoch mismatch", limit: 5, setup: publish10,
+			req:    func(string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: "Zz9Zz9Zz", Offset: 8}} },
+			status: NotRecovered, reason: "epoch mismatch", top: 10},
+		{name: "beyond the window (trimmed)", limit: 5, setup: publish10, req: from(4),
+			status: NotRecovered, reason: "trimmed", top: 10},
+		{name: "far beyond the window", limit: 5, setup: publish10, req: from(0),
+			status: NotRecovered, reason: "trimmed", top: 10},
+		{name: "exactly at the lower edge", limit: 5, setup: publish10, req: from(5),
+			status: Recovered, want: seq(6, 10), top: 10},
+		{name: "inside the window", limit: 5, setup: publish10, req: from(7),
+			status: Recovered, want: seq(8, 10), top: 10},
+		{name: "from zero with everything retained", limit: 100, setup: publish10, req: from(0),
+			status: Recovered, want: seq(1, 10), top: 10},
+		{name: "up to date (o == T)", limit: 5, setup: publish10, req: from(10),
+			status: Recovered, want: []uint64{}, top: 10},
+		{name: "client ahead of the top", limit: 5, setup: publish10, req: from(11),
+			status: NotRecovered, reason: "ahead of the stream", top: 10, bumps: true},
+		{name: "expired by TTL", ttl: time.Minute, setup: aging, req: from(2),
+			status: NotRecovered, reason: "expired", top: 5},
+		{name: "expired lower edge", ttl: time.Minute, setup: aging, req: from(3),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "all expired, client up to date", ttl: time.Minute,
+			setup: func(t *testing.T, b Broker, clk *fakeClock) {
+				publishN(t, b, stream, 3)
+				clk.Add(time.Minute)
+			},
+			req: from(3), status: Recovered, want: []uint64{}, top: 3},
+		{name: "all expired, client behind", ttl: time.Minute,
+			setup: func(t *testing.T, b Broker, clk *fakeClock) {
+				publishN(t, b, stream, 3)
+				clk.Add(time.Minute)
+			},
+			req: from(2), status: NotRecovered, reason: "expired", top: 3},
+		{name: "trimmed, then expired", limit: 5, ttl: time.Minute,
+			setup: func(t *testing.T, b Broker, clk *fakeClock) {
+				publishN(t, b, stream, 10)
+				clk.Add(2 * time.Minute)
+			},
+			req: from(7), status: NotRecovered, reason: "expired", top: 10},
+		{name: "since a past time", ttl: time.Minute, setup: aging, req: since(t0 + 1),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "since the first publish", setup: aging, req: since(t0),
+			status: Recovered, want: seq(1, 5), top: 5},
+		{name: "since skips expired entries", ttl: time.Minute, setup: aging, req: since(t0),
+			status: Recovered, want: seq(4, 5), top: 5},
+		{name: "since a future time", setup: aging, req: since(t0 + 3600),
+			status: Recovered, want: []uint64{}, top: 5},
+		{name: "since with a size limit", limit: 3, setup: publish10, req: since(t0),
+			status: Recovered, want: seq(8, 10), top: 10},
+		{name: "from wins over since", limit: 100, setup: publish10,
+			req: func(e string) HistoryRequest {
+				return HistoryRequest{From: &Position{Epoch: e, Offset: 8}, Since: t0}
+			},
+			status: Recovered, want: seq(9, 10), top: 10},
+		{name: "unknown stream", stream: "never", setup: publish10,
+			req:    func(string) HistoryRequest { return HistoryRequest{From: &Position{Epoch: "abcdEFGH", Offset: 3}} },
+			status: NotRecovered, reason: "unknown epoch", top: 0},
+		{name: "since on unknown stream", stream: "never", setup: publish10, req: since(t0),
+			status: Recovered, want: []uint64{}, top: 0},
+		{name: "empty stream, from zero", stream: "never", setup: publish10, req: none, status: NoHistory, top: 0},
+	}
+}
+
+// checkRecoveryCase runs one row against b. bumping says whether b replaces
+// the epoch of a client ahead of the top (the Redis broker does).
+func checkRecoveryCase(t *testing.T, tc recoveryCase, b Broker, clk *fakeClock, bumping bool) {
+	const stream = "chat"
+	tc.setup(t, b, clk)
+	name := stream
+	if tc.stream != "" {
+		name = tc.stream
+	}
+	epoch := snapshot(t, b, stream, HistoryRequest{}).Top.Epoch
+	got := snapshot(t, b, name, tc.req(epoch))
+	if got.Status != tc.status || got.Reason != tc.reason {
+		t.Fatalf("status %v %q, want %v %q", got.Status, got.Reason, tc.status, tc.reason)
+	}
+	if got.Top.Offset != tc.top {
+		t.Errorf("top offset %d, want %d", got.Top.Offset, tc.top)
+	}
+	if name == stream {
+		if tc.bumps && bumping {
+			if got.Top.Epoch == epoch {
+				t.Errorf("client ahead of the top: epoch %q kept", epoch)
+			}
+			if again := snapshot(t, b, stream, HistoryRequest{}).Top; again != got.Top {
+				t.Errorf("top after the bump %+v, snapshot said %+v", again, got.Top)
+			}
+		} else if got.Top.Epoch != epoch {
+			t.Errorf("top epoch %q, want %q", got.Top.Epoch, epoch)
+		}
+	}
+	if len(got.Top.Epoch) != 8 {
+		t.Errorf("top epoch %q", got.Top.Epoch)
+	}
+	if tc.status == Recovered {
+		if !slices.Equal(offsets(got.Messages), tc.want) {
+			t.Errorf("offsets %v, want %v", offsets(got.Messages), tc.want)
+		}
+	} else if len(got.Messages) != 0 {
+		t.Errorf("messages %v with status %v", offsets(got.Messages), got.Status)
+	}
+	for _, m := range got.Messages {
+		if m.Epoch != got.Top.Epoch || m.Stream != name {
+			t.Errorf("message %+v in snapshot of %s/%s", m, name, got.Top.Epoch)
+		}
+		if m.Data == "" || m.Time == 0 {
+			t.Errorf("message %+v without data or time", m)
+		}
+	}
+}
+
+// TestRedisRecoveryDecision runs the recovery table against both brokers:
+// the Redis broker must decide exactly as the memory broker does.
+func TestRedisRecoveryDecision(t *testing.T) {
+	srv := startRedis(t)
+	for _, tc := range recoveryCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Run("memory", func(t *testing.T) {
+				clk := newFakeClock()
+				b := newTestBroker(t, tc.limit, tc.ttl, clk)
+				if err := b.Start(nil); err != nil {
+					t.Fatal(err)
+				}
+				checkRecoveryCase(t, tc, b, clk, false)
+			})
+			t.Run("redis", func(t *testing.T) {
+				clk := newFakeClock()
+				b := newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: tc.limit, HistoryTTL: tc.ttl}, clk)
+				if err := b.Start(nil); err != nil {
+					t.Fatal(err)
+				}
+				checkRecoveryCase(t, tc, b, clk, true)
+			})
+		})
+	}
+}
+
+// TestRedisHistoryGone: a meta without its history (the history key expired
+// or was evicted) cannot recover a client behind the top.
+func TestRedisHistoryGone(t *testing.T) {
+	srv := startRedis(t)
+	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
+	ms := publishN(t, b, "s", 4)
+	srv.Do("DEL", b.part("s").histKey("s"))
+	s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: ms[0].Epoch, Offset: 2}})
+	if s.Status != NotRecovered || s.Reason != "expired" || s.Top.Offset != 4 {
+		t.Fatalf("snapshot %+v", s)
+	}
+	if s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: ms[0].Epoch, Offset: 4}}); s.Status != Recovered {
+		t.Fatalf("up-to-date client: %+v", s)
+	}
+}
+
+func testSetLimits(t *testing.T, b limitedBroker, clk *fakeClock) {
+	e := publishN(t, b, "s", 10)[0].Epoch
+	at := func(o uint64) Snapshot {
+		return snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: e, Offset: o}})
+	}
+	if s := at(0); s.Status != Recovered || len(s.Messages) != 10 {
+		t.Fatalf("before SetLimits: %+v", s)
+	}
+	b.SetLimits(3, time.Hour)
+	if s := at(6); s.Status != NotRecovered || s.Reason != "trimmed" {
+		t.Fatalf("after shrinking the limit to 3, from 6: %+v", s)
+	}
+	if s := at(7); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(8, 10)) {
+		t.Fatalf("after shrinking the limit to 3, from 7: %+v", s)
+	}
+	publishN(t, b, "s", 1)
+	if s := at(7); s.Status != NotRecovered {
+		t.Fatalf("limit 3 after one more publish, from 7: %+v", s)
+	}
+	if s := at(8); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(9, 11)) {
+		t.Fatalf("limit 3 after one more publish, from 8: %+v", s)
+	}
+	b.SetLimits(5, 10*time.Second)
+	publishN(t, b, "s", 4)
+	if s := at(10); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(11, 15)) {
+		t.Fatalf("limit 5: %+v", s)
+	}
+	clk.Add(10 * time.Second)
+	if s := at(14); s.Status != NotRecovered || s.Reason != "expired" {
+		t.Fatalf("after the new TTL: %+v", s)
+	}
+	if s := at(15); s.Status != Recovered || len(s.Messages) != 0 {
+		t.Fatalf("up to date after the new TTL: %+v", s)
+	}
+}
+
+func TestRedisSetLimits(t *testing.T) {
+	srv := startRedis(t)
+	t.Run("memory", func(t *testing.T) {
+		clk := newFakeClock()
+		testSetLimits(t, newTestBroker(t, 100, time.Hour, clk), clk)
+	})
+	t.Run("redis", func(t *testing.T) {
+		clk := newFakeClock()
+		testSetLimits(t, newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: 100, HistoryTTL: time.Hour}, clk), clk)
+	})
+}
+
+func TestRedisUnknownStreamEpochIsStable(t *testing.T) {
+	srv := startRedis(t)
+	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
+	s1 := snapshot(t, b, "fresh", HistoryRequest{})
+	if len(s1.Top.Epoch) != 8 || s1.Top.Offset != 0 {
+		t.Fatalf("first snapshot %+v", s1)
+	}
+	s2 := snapshot(t, b, "fresh", HistoryRequest{From: &Position{Epoch: s1.Top.Epoch, Offset: 0}})
+	if s2.Top != s1.Top || s2.Status != Recovered {
+		t.Fatalf("second snapshot %+v, first %+v", s2, s1)
+	}
+	m := publishN(t, b, "fresh", 1)[0]
+	if m.Epoch != s1.Top.Epoch || m.Offset != 1 {
+		t.Fatalf("first publish %s/%d, want epoch %s offset 1", m.Epoch, m.Offset, s1.Top.Epoch)
+	}
+	s3 := snapshot(t, b, "fresh", HistoryRequest{From: &s1.Top})
+	if s3.Status != Recovered || !slices.Equal(offsets(s3.Messages), []uint64{1}) {
+		t.Fatalf("recovery from the empty stream's position: %+v", s3)
+	}
+	// Another stream gets another epoch; the meta carries a TTL.
+	if o := publishN(t, b, "other", 1)[0]; o.Epoch == m.Epoch {
+		t.Fatalf("two streams share epoch %q", o.Epoch)
+	}
+	if ttl := srv.admin.TTL(context.Background(), b.part("fresh").metaKey("fresh")).Val(); ttl <= 0 {
+		t.Fatalf("meta TTL %v", ttl)
+	}
+}
+
+// collector records what a broker delivers.
+type collector struct {
+	mu  sync.Mutex
+	got []Message
+}
+
+func (c *collector) deliver(m Message) {
+	c.mu.Lock()
+	c.got = append(c.got, m)
+	c.mu.Unlock()
+}
+
+func (c *collector) list() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+func (c *collector) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
+func TestRedisOffsetsTransientAndMeta(t *testing.T) {
+	srv := startRedis(t)
+	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
+	var c collector
+	if err := b.Start(c.deliver); err != nil {
+		t.Fatal(err)
+	}
+	snapshot(t, b, "s", HistoryRequest{}) // takes the bus cursors
+	ctx := context.Background()
+	m1, err := b.Publish(ctx, Publication{Stream: "s", Data: "1", BroadcastType: "typed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.Publish(ctx, Publication{Stream: "s", Data: "t", Transient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := b.Publish(ctx, Publication{Stream: "s", Data: "2", ExcludeSocket: "sid-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Offset != 1 || m2.Offset != 2 || tr.Offset != 0 {
+		t.Fatalf("offsets %d %d transient %d", m1.Offset, m2.Offset, tr.Offset)
+	}
+	if tr.Epoch != m1.Epoch || m2.Epoch != m1.Epoch {
+		t.Fatalf("epochs %q %q %q", m1.Epoch, tr.Epoch, m2.Epoch)
+	}
+	if d := time.Since(time.UnixMilli(m1.Time)); d < -time.Second || d > 5*time.Second {
+		t.Fatalf("time %d is %v from now", m1.Time, d)
+	}
+	eventually(t, 5*time.Second, "three deliveries", func() bool { return c.len() >= 3 })
+	got := c.list()
+	if len(got) != 3 {
+		t.Fatalf("delivered %+v", got)
+	}
+	want := []Message{m1, tr, m2}
+	for i := range want {
+		w := want[i]
+		w.Transient = w.Offset == 0
+		if got[i] != w {
+			t.Errorf("delivery %d: %+v, want %+v", i, got[i], w)
+		}
+	}
+	s := snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: m1.Epoch}})
+	if !slices.Equal(offsets(s.Messages), []uint64{1, 2}) || s.Top.Offset != 2 {
+		t.Fatalf("history %v top %d: the transient message must not be stored", offsets(s.Messages), s.Top.Offset)
+	}
+	if h := s.Messages; h[0].BroadcastType != "typed" || h[1].ExcludeSocket != "sid-1" || h[0].Data != "1" || h[0].Time != m1.Time {
+		t.Fatalf("history lost fields: %+v", h)
+	}
+	if _, err := b.Publish(ctx, Publication{}); err == nil {
+		t.Fatal("publish without a stream succeeded")
+	}
+	// Stream names with tags, slashes and spaces stay in their partition.
+	for _, name := range []string{"a{b}c", "{x}", "chat/1/2", "with space"} {
+		m := publishN(t, b, name, 2)[1]
+		s := snapshot(t, b, name, HistoryRequest{From: &Position{Epoch: m.Epoch, Offset: 0}})
+		if s.Status != Recovered || len(s.Messages) != 2 || s.Messages[1].Stream != name {
+			t.Fatalf("stream %q: %+v", name, s)
+		}
+	}
+}
+
+func TestRedisIdempotentPublish(t *testing.T) {
+	srv := startRedis(t)
+	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
+	var c collector
+	b.Start(c.deliver)
+	snapshot(t, b, "s", HistoryRequest{})
+	ctx := WithIdempotencyKey(context.Background(), "k1")
+	m1, err := b.Publish(ctx, Publication{Stream: "s", Data: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := b.Publish(ctx, Publication{Stream: "s", Data: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Offset != 1 || m2.Offset != 1 || m1.Epoch != m2.Epoch || m1.Time != m2.Time {
+		t.Fatalf("retry gave %+v, first %+v", m2, m1)
+	}
+	m3, _ := b.Publish(WithIdempotencyKey(context.Background(), "k2"), Publication{Stream: "s", Data: "y"})
+	o, _ := b.Publish(ctx, Publication{Stream: "other", Data: "z"}) // keys are per stream
+	if m3.Offset != 2 || o.Offset != 1 {
+		t.Fatalf("second key %d, other stream %d", m3.Offset, o.Offset)
+	}
+	eventually(t, 5*time.Second, "deliveries", func() bool { return c.len() >= 3 })
+	time.Sleep(50 * time.Millisecond)
+	if n := c.len(); n != 3 {
+		t.Fatalf("%d deliveries, want 3 (the duplicate must not be delivered)", n)
+	}
+	if n := srv.admin.XLen(context.Background(), b.part("s").histKey("s")).Val(); n != 2 {
+		t.Fatalf("history holds %d entries, want 2", n)
+	}
+}
+
+func TestRedisOptionsAndNoIOConstructor(t *testing.T) {
+	bad := []RedisOptions{
+		{URL: ""},
+		{URL: "localhost:6379"},
+		{URL: "http://localhost"},
+		{URL: "redis://localhost", Prefix: "a{b"},
+		{URL: "redis://localhost", HistoryTTL: time.Hour, MetaTTL: time.Minute},
+		{URL: "redis://localhost", Partitions: -1},
+		{URL: "redis://localhost", BusMaxLen: 1},
+		{URL: "redis://localhost", BlockTimeout: time.Millisecond},
+		{URL: "redis+sentinel://localhost:26379"},
+		{URL: "redis://h1:1,h2:1/3"},
+	}
+	for _, o := range bad {
+		if _, err := NewRedisBroker(o); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+	kinds := map[string]string{
+		"redis://:secret@localhost:6379/2":                      "standalone",
+		"rediss://user:pw@cache.example:6380":                   "standalone",
+		"unix:///var/run/redis.sock?db=1":                       "standalone",
+		"redis://:pw@h1:7000,h2:7001,h3:7002":                   "cluster",
+		"redis://h1:7000,redis://h2:7001":                       "cluster",
+		"redis+cluster://h1:7000":                               "cluster",
+		"redis://h1:7000?addr=h2:7001&cluster=true":             "cluster",
+		"redis+sentinel://:pw@s1:26379,s2:26379/mymaster/1":     "sentinel",
+		"rediss+sentinel://s1/mymaster?sentinel_password=other": "sentinel",
+	}
+	for u, want := range kinds {
+		got, err := CheckRedisURL(u)
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", u, got, err, want)
+		}
+	}
+	if _, err := CheckRedisURL("redis://user:hunter2@h1:1,h2"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v must exist and hide the password", err)
+	}
+	// A broker on a port where nothing listens: the constructor does no
+	// I/O; a publish fails with ErrUnavailable and no message.
+	b, err := NewRedisBroker(RedisOptions{URL: "redis://127.0.0.1:1", BlockTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := b.Publish(context.Background(), Publication{Stream: "s"})
+	if !errors.Is(err, ErrUnavailable) || m != (Message{}) {
+		t.Fatalf("publish without Redis: %+v %v", m, err)
+	}
+	if _, err := b.Snapshot(context.Background(), "s", HistoryRequest{}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("snapshot without Redis: %v", err)
+	}
+	// go-redis must never re-send a publish on its own (MaxRetries -1,
+	// which go-redis stores as 0 once initialised; 0 would have become 3).
+	for _, c := range []any{b.cmd, b.rd} {
+		if o := c.(*redis.Client).Options(); o.MaxRetries != 0 || !o.ContextTimeoutEnabled || o.ReadTimeout != 200*time.Millisecond {
+			t.Fatalf("client options: retries %d, context timeouts %v, read timeout %v", o.MaxRetries, o.ContextTimeoutEnabled, o.ReadTimeout)
+		}
+	}
+	if err := b.Ping(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ping without Redis: %v", err)
+	}
+	b.Close()
+	if _, err := b.Publish(context.Background(), Publication{Stream: "s"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+}
+
+// TestRedisTwoNodes: two brokers with a hub each on one Redis behave as
+// one server.
+func TestRedisTwoNodes(t *testing.T) {
+	srv := startRedis(t)
+	prefix := fmt.Sprintf("two%d", redisPrefixSeq.Add(1))
+	ba := newRedisTestBroker(t, srv, RedisOptions{Prefix: prefix}, nil)
+	bb := newRedisTestBroker(t, srv, RedisOptions{Prefix: prefix}, nil)
+	ha, hb := newRedisHub(t, ba, HubOptions{}), newRedisHub(t, bb, HubOptions{})
+
+	ra, rb := &recSub{sid: "a"}, &recSub{sid: "b"}
+	sa, snapA := join(t, ha, ra, "room", HistoryRequest{})
+	sa.Release()
+	sb, snapB := join(t, hb, rb, "room", HistoryRequest{})
+	sb.Release()
+	if snapA.Top != snapB.Top {
+		t.Fatalf("nodes disagree on the empty stream: %+v %+v", snapA.Top, snapB.Top)
+	}
+	var pubs []Message
+	for i := 0; i < 20; i++ {
+		h := ha
+		if i%2 == 1 {
+			h = hb
+		}
+		pubs = append(pubs, pub(t, h, Publication{Stream: "room", Data: fmt.Sprint(i)}))
+	}
+	// Transient messages cross nodes too.
+	pub(t, hb, Publication{Stream: "room", Data: "t", Transient: true})
+	for i, m := range pubs {
+		if m.Offset != uint64(i+1) || m.Epoch != snapA.Top.Epoch {
+			t.Fatalf("publish %d numbered %s/%d", i, m.Epoch, m.Offset)
+		}
+	}
+	for _, r := range []*recSub{ra, rb} {
+		eventually(t, 5*time.Second, "deliveries on "+r.sid, func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return len(r.got) >= 21
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	for _, r := range []*recSub{ra, rb} {
+		r.mu.Lock()
+		got := slices.Clone(r.got)
+		r.mu.Unlock()
+		if len(got) != 21 {
+			t.Fatalf("%s got %d messages", r.sid, len(got))
+		}
+		for i, m := range got[:20] {
+			if m.Offset != pubs[i].Offset || m.Epoch != pubs[i].Epoch || m.Data != pubs[i].Data {
+				t.Fatalf("%s message %d: %+v, published %+v", r.sid, i, m, pubs[i])
+			}
+		}
+		if got[20].Offset != 0 || got[20].Data != "t" {
+			t.Fatalf("%s transient %+v", r.sid, got[20])
+		}
+		if rs := r.resetList(); len(rs) != 0 {
+			t.Fatalf("%s resets %v", r.sid, rs)
+		}
+	}
+	// A client that read up to 12 on node A resumes on node B.
+	rc := &recSub{sid: "c"}
+	sc, snapC := join(t, hb, rc, "room", HistoryRequest{From: &Position{Epoch: pubs[11].Epoch, Offset: 12}})
+	if snapC.Status != Recovered || !slices.Equal(offsets(snapC.Messages), seq(13, 20)) {
+		t.Fatalf("resume on node B: %v %q %v", snapC.Status, snapC.Reason, offsets(snapC.Messages))
+	}
+	sc.Release()
+	m := pub(t, ha, Publication{Stream: "room", Data: "after"})
+	eventually(t, 5*time.Second, "live after resume", func() bool { return slices.Equal(rc.offsets(), []uint64{21}) })
+	if m.Offset != 21 {
+		t.Fatalf("offset %d", m.Offset)
+	}
+	ha.Leave(sa)
+	hb.Leave(sb)
+	hb.Leave(sc)
+}
+
+// TestRedisRandomisedTwoNodes: clients join and leave random streams on
+// random nodes while publishers publish through random nodes. Every client
+// must see every offset of its streams once, in order, with no reset.
+func TestRedisRandomisedTwoNodes(t *testing.T) {
+	const (
+		nStreams    = 4
+		nSubs       = 30
+		nPublishers = 4
+		perPub      = 400
+	)
+	srv := startRedis(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	prefix := fmt.Sprintf("rnd%d", redisPrefixSeq.Add(1))
+	opts := RedisOptions{Prefix: prefix, HistoryLimit: nPublishers * perPub, Partitions: 4}
+	hubs := make([]*Hub, 2)
+	for i := range hubs {
+		hubs[i] = newRedisHub(t, newRedisTestBroker(t, srv, opts, nil), HubOptions{JoinBufferLimit: nPublishers * perPub})
+	}
+	streams := make([]string, nStreams)
+	for i := range streams {
+		streams[i] = fmt.Sprintf("stream-%d", i)
+	}
+	var pubDone atomic.Bool
+	var pubWG, subWG sync.WaitGroup
+	var published, transients atomic.Int64
+	for p := 0; p < nPublishers; p++ {
+		pubWG.Add(1)
+		go func() {
+			defer pubWG.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(p)))
+			for i := 0; i < perPub; i++ {
+				pb := Publication{Stream: streams[rng.IntN(nStreams)], Data: "x"}
+				if rng.IntN(50) == 0 {
+					pb.Transient = true
+					transients.Add(1)
+				} else {
+					published.Add(1)
+				}
+				if _, err := hubs[rng.IntN(2)].Publish(context.Background(), pb); err != nil {
+					t.Error(err)
+					return
+				}
+				if rng.IntN(8) == 0 {
+					time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	subs := make([]*randSub, nSubs)
+	var switches atomic.Int64
+	for i := range subs {
+		r := &randSub{t: t, sid: fmt.Sprintf("sub-%d", i),
+			epoch: map[string]string{}, start: map[string]uint64{}, rec: map[string][]uint64{}}
+		subs[i] = r
+		subWG.Add(1)
+		go func() {
+			defer subWG.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(1000+i)))
+			last := -1
+			for !pubDone.Load() {
+				n := rng.IntN(2)
+				if last >= 0 && n != last {
+					switches.Add(1)
+				}
+				last = n
+				r.session(hubs[n], streams[rng.IntN(nStreams)], func() {
+					time.Sleep(time.Duration(rng.IntN(5000)) * time.Microsecond)
+				})
+				if rng.IntN(3) == 0 {
+					time.Sleep(time.Duration(rng.IntN(1000)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	pubWG.Wait()
+	pubDone.Store(true)
+	subWG.Wait()
+	for i, h := range hubs {
+		if h.Subscriptions() != 0 || h.Streams() != 0 {
+			t.Fatalf("node %d after everyone left: %d subscriptions on %d streams", i, h.Subscriptions(), h.Streams())
+		}
+	}
+	tops := map[string]uint64{}
+	for _, st := range streams {
+		tops[st] = snapshot(t, hubs[0].Broker(), st, HistoryRequest{}).Top.Offset
+	}
+	var received, joins, resets, transientsGot, pairs, live, history int
+	for i, r := range subs {
+		for st := range r.epoch {
+			r.session(hubs[i%2], st, nil)
+		}
+		for st, rec := range r.rec {
+			pairs++
+			start := r.start[st]
+			if want := seq(start+1, tops[st]); !slices.Equal(rec, want) {
+				j := 0
+				for j < len(rec) && j < len(want) && rec[j] == want[j] {
+					j++
+				}
+				t.Errorf("%s on %s: %d offsets from %d, want %d..%d; first difference at index %d (%v)",
+					r.sid, st, len(rec), start, start+1, tops[st], j, rec[max(0, j-2):min(len(rec), j+3)])
+			}
+			received += len(rec)
+		}
+		joins += r.joins
+		live += r.live
+		history += r.history
+		resets += r.resets
+		transientsGot += r.transient
+	}
+	var total uint64
+	for _, top := range tops {
+		total += top
+	}
+	if total != uint64(published.Load()) {
+		t.Errorf("streams hold %d offsets, %d were published", total, published.Load())
+	}
+	t.Logf("published %d (+%d transient) on %d streams through 2 nodes; %d subscribers, %d joins (%d node switches), %d (subscriber, stream) records, %d numbered messages received (%d live, %d from history), %d transient received, %d resets, 0 lost, 0 duplicated",
+		published.Load(), transients.Load(), nStreams, nSubs, joins, switches.Load(), pairs, received, live, history, transientsGot, resets)
+}
