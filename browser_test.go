@@ -264,9 +264,8 @@ func TestBrowser(t *testing.T) {
 		if len(texts) != 2 || texts[1] != typed || browserEval[int](t, tab, `document.querySelectorAll('#messages b').length`) != 0 {
 			t.Errorf("turbo messages %q: the typed text should appear once, literally", texts)
 		}
-		if s := browserEval[string](t, tab, `document.getElementById('state').textContent`); s != "connected" {
-			t.Errorf("state shown %q", s)
-		}
+		// The page polls the EventSource's state every 250 ms.
+		tab.waitJS(t, "the page to show connected", `document.getElementById('state').textContent === 'connected'`, 2*time.Second)
 		writeArtifact(t, "turbo.png", tab.screenshot(t))
 		tab.checkNoExceptions(t)
 	})

@@ -170,3 +170,49 @@ func TestHTTP2Streams(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 }
+
+// HTTP/1.0 has no chunked encoding: its streams stay on the handler path
+// and the body carries nothing but SSE.
+func TestHTTP10StreamIsNotChunked(t *testing.T) {
+	loadCaddy(t, publicSite)
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /events?stream=h10 HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", testPort)
+	time.Sleep(200 * time.Millisecond)
+	mustBroadcast(t, testKey, `{"stream":"h10","data":"hello"}`)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	got := ""
+	buf := make([]byte, 4096)
+	for !strings.Contains(got, "data: hello\n") {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%v after %q", err, got)
+		}
+		got += string(buf[:n])
+	}
+	body := got[strings.Index(got, "\r\n\r\n")+4:]
+	if !strings.HasPrefix(body, "event: welcome\n") {
+		t.Fatalf("HTTP/1.0 body is not plain SSE: %q", body)
+	}
+}
+
+// A raw stream that ends (here: remote disconnect) still ends its chunked
+// response properly.
+func TestRawTakenOverStreamEndsWithTerminator(t *testing.T) {
+	loadCaddy(t, publicSite)
+	c := openStream(t, http.MethodGet, "/events?stream=rawend&raw=1", "", http.Header{"X-Request-Id": {"raw-ender"}})
+	mustBroadcast(t, testKey, `{"stream":"rawend","data":"x"}`)
+	if ev := c.mustNext(); ev.Data != "x" {
+		t.Fatalf("%+v", ev)
+	}
+	mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"sid\":\"raw-ender\"}","reconnect":true}}`)
+	if !c.waitEnd(3 * time.Second) {
+		t.Fatal("did not end")
+	}
+	if e := c.readErr(); e != "EOF" {
+		t.Fatalf("raw stream ended with %q, want a clean EOF", e)
+	}
+}

@@ -2,6 +2,7 @@ package anycablesse
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -9,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 func init() {
@@ -37,7 +40,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    turbo_streams_secret  <secret...>
 //	    turbo_secret_key_base <secret_key_base>
 //	    ping_interval         <duration>      # default 3s; 0 disables
-//	    broker                memory
+//	    broker                memory | redis [<url>] { prefix <prefix> }
+//	    redis_url             <url>           # default redis://localhost:6379
+//	    broadcast_adapter     <http|redisx|redis...> # default http
+//	    redisx_stream         <key>           # default __anycable__
+//	    redis_channel         <channel>       # default __anycable__
 //	    history_limit         <n>             # default 100
 //	    history_ttl           <duration>      # default 300s
 //	    rpc_url               <url>
@@ -103,6 +110,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "broker":
 			err = h.parseBroker(d)
+		case "redis_url":
+			err = oneArg(d, &h.RedisURL)
+			if err == nil && !strings.Contains(h.RedisURL, "{") {
+				if _, uerr := pubsub.CheckRedisURL(h.RedisURL); uerr != nil {
+					return d.Errf("redis_url: %v", uerr)
+				}
+			}
+		case "broadcast_adapter":
+			h.BroadcastAdapters, err = someArgs(d)
+			for _, a := range h.BroadcastAdapters {
+				if a != adapterHTTP && a != adapterRedisX && a != adapterRedis {
+					return d.Errf("broadcast_adapter: unknown adapter %q (known: http, redisx, redis)", a)
+				}
+			}
+		case "redisx_stream":
+			err = oneArg(d, &h.RedisxStream)
+		case "redis_channel":
+			err = oneArg(d, &h.RedisChannel)
 		case "history_limit":
 			err = intArg(d, &h.HistoryLimit, 1)
 		case "history_ttl":
@@ -197,8 +222,31 @@ func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 		}
 		h.Broker = &BrokerConfig{Type: "memory"}
 		return nil
+	case "redis":
+		b := &BrokerConfig{Type: "redis"}
+		if d.NextArg() {
+			b.URL = d.Val()
+			if _, err := pubsub.CheckRedisURL(b.URL); err != nil && !strings.Contains(b.URL, "{") {
+				return d.Errf("broker redis: %v", err)
+			}
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "prefix":
+				if err := oneArg(d, &b.Prefix); err != nil {
+					return err
+				}
+			default:
+				return d.Errf("broker redis: unrecognized option %q (known: prefix)", d.Val())
+			}
+		}
+		h.Broker = b
+		return nil
 	default:
-		return d.Errf("unknown broker %q (known: memory)", d.Val())
+		return d.Errf("unknown broker %q (known: memory, redis)", d.Val())
 	}
 }
 

@@ -23,6 +23,8 @@ type engine struct {
 	registry *sse.Registry
 	writers  *sse.Writers
 	memory   *pubsub.MemoryBroker // set for the in-memory broker
+	redis    *pubsub.RedisBroker  // set for the Redis broker
+	metrics  *promMetrics
 }
 
 // Destruct implements caddy.Destructor: the last handler using the engine
@@ -69,6 +71,19 @@ func (h *Handler) loadEngine() (*engine, error) {
 				return nil, err
 			}
 			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb}, nil
+		case "redis":
+			rb, err := pubsub.NewRedisBroker(pubsub.RedisOptions{
+				URL: h.Broker.URL, Prefix: h.Broker.Prefix, HistoryLimit: limit, HistoryTTL: ttl,
+				Logger: h.logger.Named("redis"),
+			})
+			if err != nil {
+				return nil, err
+			}
+			hub := pubsub.NewHub(rb, pubsub.HubOptions{})
+			if err := hub.Start(); err != nil {
+				return nil, err
+			}
+			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb}, nil
 		default:
 			return nil, fmt.Errorf("unsupported broker %q", h.Broker.Type)
 		}
@@ -77,8 +92,12 @@ func (h *Handler) loadEngine() (*engine, error) {
 		return nil, err
 	}
 	e := val.(*engine)
+	e.metrics = h.metrics
 	if e.memory != nil {
 		e.memory.SetLimits(limit, ttl)
+	}
+	if e.redis != nil {
+		e.redis.SetLimits(limit, ttl)
 	}
 	return e, nil
 }

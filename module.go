@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
@@ -70,8 +71,24 @@ type Handler struct {
 	// PingInterval between pings. Default: 3s. 0 disables pings.
 	PingInterval *caddy.Duration `json:"ping_interval,omitempty"`
 
-	// Broker keeps ids and history. Default: the in-memory broker.
+	// Broker keeps ids and history. Default: the in-memory broker (one
+	// node). Several nodes share a "redis" broker.
 	Broker *BrokerConfig `json:"broker,omitempty"`
+	// RedisURL is the Redis of the redisx and redis broadcast adapters, and
+	// of the redis broker when it names none (AnyCable's --redis_url).
+	// Default: redis://localhost:6379.
+	RedisURL string `json:"redis_url,omitempty"`
+	// BroadcastAdapters are the ways broadcasts arrive: "http" (the
+	// broadcast endpoint), "redisx" (the Redis Stream RedisxStream read
+	// through a consumer group: each entry handled once across the fleet),
+	// "redis" (the legacy pub/sub channel RedisChannel). Default: http.
+	BroadcastAdapters []string `json:"broadcast_adapter,omitempty"`
+	// RedisxStream is the Redis Stream of the redisx adapter. Default:
+	// __anycable__.
+	RedisxStream string `json:"redisx_stream,omitempty"`
+	// RedisChannel is the pub/sub channel of the redis adapter. Default:
+	// __anycable__.
+	RedisChannel string `json:"redis_channel,omitempty"`
 	// HistoryLimit is how many messages each stream keeps. Default: 100.
 	HistoryLimit int `json:"history_limit,omitempty"`
 	// HistoryTTL is how long messages are kept. Default: 300s.
@@ -160,19 +177,26 @@ type Handler struct {
 	metrics      *promMetrics
 	engine       *engine
 	engineKey    string
+	ingesterKeys []string
+	ingesters    []ingester
 	broadcastKey string
 	// openBroadcast: public mode confirmed that any client may publish.
 	openBroadcast bool
-	sse           *sse.Server
+	// httpAdapter: the broadcast endpoint is on (broadcast_adapter http).
+	httpAdapter bool
+	sse         *sse.Server
 }
 
 // BrokerConfig chooses the broker.
 type BrokerConfig struct {
-	// Type is "memory" (default, one node).
+	// Type is "memory" (default, one node) or "redis" (Redis Streams,
+	// shared by every node).
 	Type string `json:"type,omitempty"`
-	// URL of the backing store, for brokers that have one.
+	// URL of Redis: redis://, rediss:// (TLS), a comma list or
+	// redis+cluster:// for Cluster, redis+sentinel://host1,host2/master for
+	// Sentinel; password and TLS come from the URL. Default: RedisURL.
 	URL string `json:"url,omitempty"`
-	// Prefix of the keys the broker writes.
+	// Prefix of the keys the broker writes. Default: acs.
 	Prefix string `json:"prefix,omitempty"`
 }
 
@@ -261,22 +285,31 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 
-	eng, err := h.loadEngine()
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
+	if err := h.validateAdapters(); err != nil {
+		return err
 	}
-	h.engine = eng
-	h.engineKey = h.Broker.engineKey()
-
-	headers := make([]string, len(h.Headers))
-	for i, name := range h.Headers {
-		headers[i] = strings.ToLower(name)
+	for _, a := range h.BroadcastAdapters {
+		h.httpAdapter = h.httpAdapter || a == adapterHTTP
 	}
 	m := initMetrics()
 	if err := m.register(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	h.metrics = m
+	eng, err := h.loadEngine()
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	h.engine = eng
+	h.engineKey = h.Broker.engineKey()
+	if err := h.loadIngesters(); err != nil {
+		return err
+	}
+
+	headers := make([]string, len(h.Headers))
+	for i, name := range h.Headers {
+		headers[i] = strings.ToLower(name)
+	}
 	h.sse = &sse.Server{
 		Hub:      eng.hub,
 		Registry: eng.registry,
@@ -386,6 +419,24 @@ func (h *Handler) applyDefaults() {
 	if h.JWTParam == "" {
 		h.JWTParam = "jid"
 	}
+	if h.RedisURL == "" {
+		h.RedisURL = "redis://localhost:6379"
+	}
+	if len(h.BroadcastAdapters) == 0 {
+		h.BroadcastAdapters = []string{adapterHTTP}
+	}
+	if h.RedisxStream == "" {
+		h.RedisxStream = pubsub.DefaultIngestStream
+	}
+	if h.RedisChannel == "" {
+		h.RedisChannel = pubsub.DefaultIngestChannel
+	}
+	if h.Broker.Type == "redis" && h.Broker.URL == "" {
+		h.Broker.URL = h.RedisURL
+	}
+	if h.Broker.Type == "redis" && h.Broker.Prefix == "" {
+		h.Broker.Prefix = "acs"
+	}
 }
 
 // hookShutdown ends every open stream when the process exits (not on a
@@ -396,17 +447,22 @@ func (h *Handler) hookShutdown(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("events app: %w", err)
 	}
+	events := appIface.(*caddyevents.App)
 	registry := h.engine.registry
-	return appIface.(*caddyevents.App).On("stopping", caddyevents.Handler(stoppingHandler(func() {
+	if err := events.On("stopping", eventHandler(func() {
 		if caddy.Exiting() {
 			registry.Shutdown(shutdownWait)
 		}
-	})))
+	})); err != nil {
+		return err
+	}
+	// Redis adapters start only when the config really runs.
+	return events.On("started", eventHandler(h.startIngesters))
 }
 
-type stoppingHandler func()
+type eventHandler func()
 
-func (f stoppingHandler) Handle(context.Context, caddy.Event) error {
+func (f eventHandler) Handle(context.Context, caddy.Event) error {
 	f()
 	return nil
 }
@@ -422,9 +478,17 @@ func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
 		zap.Bool("signed_streams", streams.Enabled()),
 		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
 		zap.Bool("rpc", h.RPCURL != ""),
+		zap.Strings("broadcast_adapter", h.BroadcastAdapters),
 	}
 	h.logger.Info("anycable_sse ready", fields...)
+	for _, a := range h.BroadcastAdapters {
+		if a == adapterRedis {
+			h.logger.Warn("broadcast_adapter redis is Redis pub/sub: at-most-once, every node numbers messages on its own, " +
+				"so a broadcast published while a node is disconnected is lost and ids do not carry across nodes; use redisx for reliable history")
+		}
+	}
 	switch {
+	case !h.httpAdapter:
 	case h.openBroadcast:
 		h.logger.Warn("public mode with public_remote_broadcast: ANY client can publish to the broadcast endpoint",
 			zap.String("broadcast_path", h.BroadcastPath))
@@ -477,9 +541,10 @@ func (h *Handler) Cleanup() error {
 	if h.engine == nil {
 		return nil
 	}
-	if h.StreamCloseDelay > 0 && !caddy.Exiting() {
+	if h.StreamCloseDelay > 0 && !caddy.Exiting() && h.sse != nil {
 		h.sse.CloseAfter(time.Duration(h.StreamCloseDelay))
 	}
+	h.releaseIngesters()
 	_, err := engines.Delete(h.engineKey)
 	return err
 }
@@ -492,8 +557,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.sse.ServeEvents(w, r, requestInfo(r))
 		return nil
 	case h.BroadcastPath:
-		h.serveBroadcast(w, r)
-		return nil
+		if h.httpAdapter {
+			h.serveBroadcast(w, r)
+			return nil
+		}
 	}
 	return next.ServeHTTP(w, r)
 }

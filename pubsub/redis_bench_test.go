@@ -121,7 +121,7 @@ func BenchmarkRedisCrossNodeLatency(b *testing.B) {
 // redisInfo returns the fields of an INFO section.
 func redisInfo(b *testing.B, srv *redisServer, section string) map[string]string {
 	b.Helper()
-	s, err := srv.admin.Info(context.Background(), section).Result()
+	s, err := srv.Admin.Info(context.Background(), section).Result()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -281,7 +281,7 @@ func TestRedisLostReplyIdempotency(t *testing.T) {
 	if n := top("key"); n != 2 {
 		t.Fatalf("top %d after a retried publish with a key, want 2", n)
 	}
-	if n := srv.admin.XLen(context.Background(), b.part("key").histKey("key")).Val(); n != 2 {
+	if n := srv.Admin.XLen(context.Background(), b.part("key").histKey("key")).Val(); n != 2 {
 		t.Fatalf("history holds %d entries, want 2", n)
 	}
 	n := 0

@@ -329,7 +329,7 @@ func TestRedisUnknownStreamEpochIsStable(t *testing.T) {
 	if o := publishN(t, b, "other", 1)[0]; o.Epoch == m.Epoch {
 		t.Fatalf("two streams share epoch %q", o.Epoch)
 	}
-	if ttl := srv.admin.TTL(context.Background(), b.part("fresh").metaKey("fresh")).Val(); ttl <= 0 {
+	if ttl := srv.Admin.TTL(context.Background(), b.part("fresh").metaKey("fresh")).Val(); ttl <= 0 {
 		t.Fatalf("meta TTL %v", ttl)
 	}
 }
@@ -449,7 +449,7 @@ func TestRedisIdempotentPublish(t *testing.T) {
 	if n := c.len(); n != 3 {
 		t.Fatalf("%d deliveries, want 3 (the duplicate must not be delivered)", n)
 	}
-	if n := srv.admin.XLen(context.Background(), b.part("s").histKey("s")).Val(); n != 2 {
+	if n := srv.Admin.XLen(context.Background(), b.part("s").histKey("s")).Val(); n != 2 {
 		t.Fatalf("history holds %d entries, want 2", n)
 	}
 }

@@ -1,258 +1,46 @@
 package pubsub
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/cableway/caddy-anycable-sse/internal/redistest"
 )
 
-// quietRedisLogger silences go-redis's own log lines (dial failures are
-// expected in the fault tests).
-type quietRedisLogger struct{}
+func init() { redistest.Quiet() }
 
-func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+type redisServer = redistest.Server
 
-func init() { redis.SetLogger(quietRedisLogger{}) }
-
-// redisServer is a private redis-server on a loopback port, without
-// persistence, that a test can stop, kill, restart (same port), freeze
-// (SIGSTOP) and thaw (SIGCONT).
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	waited chan struct{}
-	frozen bool
-
-	admin *redis.Client
-}
-
-// requireRedisServer returns the redis-server binary, or skips the test
-// (fails it when ANYCABLE_SSE_REQUIRE_REDIS=1, as CI sets).
-func requireRedisServer(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("ANYCABLE_SSE_REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server not found and ANYCABLE_SSE_REQUIRE_REDIS=1: install redis-server to run the Redis tests")
-		}
-		t.Skip("redis-server not found: install redis-server to run the Redis tests")
-	}
-	return bin
-}
-
-// startRedis starts a private redis-server; it is killed when the test ends.
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	s := &redisServer{t: t, bin: requireRedisServer(t), dir: t.TempDir()}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s.Start()
-	s.admin = redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DisableIdentity: true, ContextTimeoutEnabled: true,
-		ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
-	t.Cleanup(func() {
-		s.admin.Close()
-		s.Kill()
-	})
-	return s
-}
-
-func (s *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-func (s *redisServer) URL() string  { return "redis://" + s.Addr() }
-
-// Start starts the server (again) on its port and waits for PING.
-func (s *redisServer) Start() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		s.t.Fatal("redis-server already running")
-	}
-	var err error
-	for attempt := 0; attempt < 50; attempt++ {
-		cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", s.dir, "--protected-mode", "no",
-			"--logfile", filepath.Join(s.dir, "redis.log"))
-		if err = cmd.Start(); err != nil {
-			s.t.Fatalf("starting redis-server: %v", err)
-		}
-		waited := make(chan struct{})
-		go func() { cmd.Wait(); close(waited) }()
-		if err = waitPing(s.Addr(), waited, 5*time.Second); err == nil {
-			s.cmd, s.waited = cmd, waited
-			return
-		}
-		cmd.Process.Kill()
-		<-waited
-		time.Sleep(100 * time.Millisecond) // the port may still be held
-	}
-	s.t.Fatalf("redis-server on %s did not answer PING: %v\n%s", s.Addr(), err, s.logTail())
-}
-
-func (s *redisServer) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
-// waitPing polls the server with a raw PING until it answers PONG.
-func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server exited")
-		default:
-		}
-		var c net.Conn
-		c, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-			_, err = c.Write([]byte("PING\r\n"))
-			var line string
-			if err == nil {
-				line, err = bufio.NewReader(c).ReadString('\n')
-			}
-			c.Close()
-			if err == nil && strings.HasPrefix(line, "+PONG") {
-				return nil
-			}
-			if err == nil {
-				err = fmt.Errorf("PING answered %q", line)
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return err
-}
-
-func (s *redisServer) signal(sig syscall.Signal) {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		s.t.Fatal("redis-server not running")
-	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("signal %v: %v", sig, err)
-	}
-	switch sig {
-	case syscall.SIGSTOP:
-		s.frozen = true
-	case syscall.SIGCONT:
-		s.frozen = false
-	}
-}
-
-// Stop ends the server with SIGTERM (no persistence: the data is lost).
-func (s *redisServer) Stop() { s.end(syscall.SIGTERM) }
-
-// Kill ends the server with SIGKILL. It is a no-op when not running.
-func (s *redisServer) Kill() { s.end(syscall.SIGKILL) }
-
-func (s *redisServer) end(sig syscall.Signal) {
-	s.mu.Lock()
-	cmd, waited, frozen := s.cmd, s.waited, s.frozen
-	s.cmd, s.frozen = nil, false
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	if frozen {
-		cmd.Process.Signal(syscall.SIGCONT)
-	}
-	select {
-	case <-waited:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-waited
-	}
-}
-
-// Restart stops the server (SIGTERM) and starts it again on the same port,
-// empty.
-func (s *redisServer) Restart() {
-	s.t.Helper()
-	s.Stop()
-	s.Start()
-}
-
-// Freeze stops the process (SIGSTOP): connections stay open, nothing is
-// answered.
-func (s *redisServer) Freeze() { s.signal(syscall.SIGSTOP) }
-
-// Thaw resumes a frozen process (SIGCONT).
-func (s *redisServer) Thaw() { s.signal(syscall.SIGCONT) }
-
-// FlushAll empties the server.
-func (s *redisServer) FlushAll() {
-	s.t.Helper()
-	if err := s.admin.FlushAll(context.Background()).Err(); err != nil {
-		s.t.Fatalf("FLUSHALL: %v", err)
-	}
-}
-
-// Do runs a command on the admin client and fails the test on error.
-func (s *redisServer) Do(args ...any) any {
-	s.t.Helper()
-	v, err := s.admin.Do(context.Background(), args...).Result()
-	if err != nil && err != redis.Nil {
-		s.t.Fatalf("%v: %v", args, err)
-	}
-	return v
-}
+func startRedis(t testing.TB) *redisServer { return redistest.Start(t) }
 
 func TestRedisServerHelper(t *testing.T) {
 	s := startRedis(t)
 	ctx := context.Background()
-	if err := s.admin.Set(ctx, "k", "v", 0).Err(); err != nil {
+	if err := s.Admin.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	s.Restart()
-	if n := s.admin.Exists(ctx, "k").Val(); n != 0 {
+	if n := s.Admin.Exists(ctx, "k").Val(); n != 0 {
 		t.Fatalf("key survived a restart without persistence")
 	}
 	s.Freeze()
 	fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err := s.admin.Ping(fctx).Err()
+	err := s.Admin.Ping(fctx).Err()
 	cancel()
 	if err == nil {
 		t.Fatal("PING answered by a frozen server")
 	}
 	s.Thaw()
-	if err := s.admin.Ping(ctx).Err(); err != nil {
+	if err := s.Admin.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING after thaw: %v", err)
 	}
 	s.Stop()
-	if err := s.admin.Ping(ctx).Err(); err == nil {
+	if err := s.Admin.Ping(ctx).Err(); err == nil {
 		t.Fatal("PING answered by a stopped server")
 	}
 	s.Start()
-	if err := s.admin.Ping(ctx).Err(); err != nil {
+	if err := s.Admin.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING after start: %v", err)
 	}
 }

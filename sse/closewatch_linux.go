@@ -12,9 +12,10 @@ import (
 // epoll set of their own (besides the Go runtime's) for EPOLLRDHUP. No
 // connection needs a reader goroutine for this.
 type closeWatch struct {
-	epfd  int
-	mu    sync.Mutex
-	conns map[int32]*Conn
+	epfd   int
+	mu     sync.Mutex
+	conns  map[int32]*Conn
+	closed bool
 }
 
 func newCloseWatch() *closeWatch {
@@ -37,6 +38,9 @@ func (w *closeWatch) add(c *Conn) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
 	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR|syscall.EPOLLIN) | epollET, Fd: int32(fd)}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return
@@ -59,10 +63,42 @@ func (w *closeWatch) remove(c *Conn) {
 	c.watchFD = -1
 }
 
+// watched lists the watched connections.
+func (w *closeWatch) watched() []*Conn {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*Conn, 0, len(w.conns))
+	for _, c := range w.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// close stops the watch; its goroutine closes the epoll fd within a second.
+func (w *closeWatch) close() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+}
+
 func (w *closeWatch) run() {
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(w.epfd, events, -1)
+		// A timeout, so that close() is noticed without a wake-up fd.
+		n, err := syscall.EpollWait(w.epfd, events, 1000)
+		w.mu.Lock()
+		closed := w.closed
+		w.mu.Unlock()
+		if closed {
+			syscall.Close(w.epfd)
+			return
+		}
 		if err != nil {
 			if err == syscall.EINTR {
 				continue

@@ -6,6 +6,8 @@ package sse
 // went away, one ping interval later at most.
 type closeWatch struct{}
 
-func newCloseWatch() *closeWatch   { return nil }
-func (w *closeWatch) add(*Conn)    {}
-func (w *closeWatch) remove(*Conn) {}
+func newCloseWatch() *closeWatch       { return nil }
+func (w *closeWatch) add(*Conn)        {}
+func (w *closeWatch) remove(*Conn)     {}
+func (w *closeWatch) watched() []*Conn { return nil }
+func (w *closeWatch) close()           {}

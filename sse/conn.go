@@ -61,10 +61,6 @@ type Conn struct {
 
 	signal chan struct{}
 	done   chan struct{}
-	// abort unblocks a write in progress (set by the writer); used when a
-	// slow client is dropped, so its memory is freed now rather than at the
-	// write deadline.
-	abort func()
 	// streaming is set once the writer runs. Until then the backlog (the
 	// recovered history, bounded by history_limit) may exceed maxPending.
 	streaming bool
@@ -193,7 +189,9 @@ func (c *Conn) enqueue(b []byte) {
 // n is the length before the last append; those bytes are still complete
 // events and are written before the disconnect.
 func (c *Conn) checkSizeLocked(n int) {
-	if !c.streaming || c.maxPending <= 0 || len(c.pending) <= c.maxPending {
+	// Bytes of a stalled write still count: a stalled client must not
+	// escape the limit by moving its queue into the write in progress.
+	if !c.streaming || c.maxPending <= 0 || len(c.pending)+len(c.inflight) <= c.maxPending {
 		return
 	}
 	c.pending = c.pending[:n]
@@ -201,9 +199,6 @@ func (c *Conn) checkSizeLocked(n int) {
 		c.pending = nil
 	}
 	c.metrics.SlowClientDropped()
-	if c.abort != nil {
-		go c.abort()
-	}
 	c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
 }
 

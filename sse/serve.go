@@ -182,22 +182,37 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		}
 	}
 	// The session ends when ServeEvents returns, unless the connection was
-	// taken over: then the writer pool ends it.
-	handedOver := false
+	// taken over: then the writer pool ends it. Metrics count the end once
+	// the session is gone (registry included).
+	handedOver, opened := false, false
+	closeReason := ""
+	finish := func(reason string) {
+		sess.end()
+		if !opened {
+			return
+		}
+		s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
+		s.metrics().ConnectionClosed(reason)
+		if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
+			ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
+		}
+	}
 	defer func() {
 		if !handedOver {
-			sess.end()
+			finish(closeReason)
 		}
 	}()
 
 	// Register before the handshake, so that a shutdown or a remote
 	// disconnect also reaches connections still subscribing.
 	if err := s.Registry.add(sess.conn, s.Opts.MaxConnsPerIP); err != nil {
-		status := http.StatusServiceUnavailable
-		if errors.Is(err, errTooManyPerIP) {
-			status = http.StatusTooManyRequests
+		if errors.Is(err, errShuttingDown) {
+			// A non-200 answer would stop EventSource for good; tell the
+			// client to come back instead, as the open streams were told.
+			s.restartNow(w, req.raw)
+			return
 		}
-		s.refuse(w, r, status, err.Error(), sess.conn.sid)
+		s.refuse(w, r, http.StatusTooManyRequests, err.Error(), sess.conn.sid)
 		return
 	}
 	sess.registered = true
@@ -211,30 +226,39 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 	s.metrics().ConnectionOpened()
 	s.metrics().SubscriptionsAdded(len(sess.conn.subs))
-	finish := func(reason string) {
-		s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
-		s.metrics().ConnectionClosed(reason)
-		if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
-			ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
-		}
-	}
-	if r.ProtoMajor == 1 && s.Writers != nil {
+	opened = true
+	if s.canTakeOver(r) {
 		switch s.takeOver(w, sess.conn, func(reason string) {
 			// Off the writer pool: the app's disconnect call may take a while.
-			go func() {
-				finish(reason)
-				sess.end()
-			}()
+			go finish(reason)
 		}) {
 		case takenOver:
 			handedOver = true
 			return
 		case headerSent:
-			finish(s.stream(w, r, sess.conn, true))
+			closeReason = s.stream(w, r, sess.conn, true)
 			return
 		}
 	}
-	finish(s.stream(w, r, sess.conn, false))
+	closeReason = s.stream(w, r, sess.conn, false)
+}
+
+// restartNow answers a connection that arrives while the process exits: 200
+// and the same disconnect server_restart, reconnect:true the open streams got.
+func (s *Server) restartNow(w http.ResponseWriter, raw bool) {
+	w.WriteHeader(http.StatusOK)
+	if !raw {
+		r := protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true}
+		_, _ = w.Write(AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0))
+	}
+}
+
+// canTakeOver says whether a request's connection can leave net/http after
+// its header: plain-TCP HTTP/1.1 only. HTTP/1.0 has no chunked framing, and
+// a TLS connection cannot survive the short write deadlines of the pool
+// (crypto/tls breaks the connection after a timed-out write).
+func (s *Server) canTakeOver(r *http.Request) bool {
+	return s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
 }
 
 // refuse answers a request that will not stream: status, empty body, and the
@@ -327,7 +351,6 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerSent bool) (reason string) {
 	rc := http.NewResponseController(w)
 	c.mu.Lock()
-	c.abort = func() { _ = rc.SetWriteDeadline(time.Now()) }
 	c.streaming = true
 	c.mu.Unlock()
 	if !headerSent {
@@ -472,6 +495,11 @@ type resolved struct {
 func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, string) {
 	s, c := ss.srv, ss.conn
 
+	// Every subscription has at least one stream: refuse an oversized POST
+	// before it costs the app one RPC per line.
+	if s.Opts.MaxStreams > 0 && len(req.commands) > s.Opts.MaxStreams {
+		return http.StatusBadRequest, "too many streams for one connection"
+	}
 	if status, reason := ss.authenticate(ctx); status != http.StatusOK {
 		return status, reason
 	}
@@ -811,10 +839,14 @@ func (ss *session) end() {
 	for _, sub := range c.subs {
 		s.Hub.Leave(sub)
 	}
-	if ss.registered {
-		s.Registry.remove(c)
-		s.disown(c)
-	}
+	// Leave the registry last: process exit waits for it to empty, and
+	// the app's disconnect call must be made by then.
+	defer func() {
+		if ss.registered {
+			s.Registry.remove(c)
+			s.disown(c)
+		}
+	}()
 	if !ss.rpcConnected {
 		return
 	}

@@ -26,8 +26,13 @@ import (
 // Writers is the pool that writes taken-over connections and pings them.
 // It lives with the hub across reloads.
 type Writers struct {
-	queue chan *Conn
-	watch *closeWatch
+	// ready holds connections with something to write, each at most once
+	// (Conn.queued). A list under a mutex, not a channel: scheduling runs
+	// inside the hub's fan-out and must never block it.
+	readyMu sync.Mutex
+	ready   []*Conn
+	cond    *sync.Cond
+	watch   *closeWatch
 
 	mu      sync.Mutex
 	pingers map[time.Duration]*pinger
@@ -36,39 +41,85 @@ type Writers struct {
 
 // NewWriters starts n writer goroutines.
 func NewWriters(n int) *Writers {
-	w := &Writers{queue: make(chan *Conn, 4096), pingers: make(map[time.Duration]*pinger), watch: newCloseWatch()}
+	w := &Writers{pingers: make(map[time.Duration]*pinger), watch: newCloseWatch()}
+	w.cond = sync.NewCond(&w.readyMu)
 	for i := 0; i < n; i++ {
 		go w.run()
 	}
 	return w
 }
 
-// Close stops the writers and pingers. Connections must be ended first.
+// Close stops the writers, pingers and close watch, and closes every
+// taken-over connection still open (the process is going away, or the
+// engine was replaced and its connections were already told to leave).
 func (w *Writers) Close() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return
 	}
 	w.closed = true
+	var left []*Conn
 	for _, p := range w.pingers {
 		close(p.stop)
+		p.mu.Lock()
+		for c := range p.conns {
+			left = append(left, c)
+		}
+		p.mu.Unlock()
 	}
-	close(w.queue)
+	w.mu.Unlock()
+	left = append(left, w.watch.watched()...)
+	for _, c := range left {
+		c.finish("server_closed")
+	}
+	w.watch.close()
+	w.readyMu.Lock()
+	w.ready = nil
+	w.cond.Broadcast()
+	w.readyMu.Unlock()
 }
 
-// schedule puts a taken-over connection on the write queue unless it is
-// there already.
+// schedule puts a taken-over connection on the ready list unless it is
+// there already. It never blocks.
 func (w *Writers) schedule(c *Conn) {
-	if c.queued.CompareAndSwap(false, true) {
-		defer func() { recover() }() // the pool closed during shutdown
-		w.queue <- c
+	if !c.queued.CompareAndSwap(false, true) {
+		return
 	}
+	w.readyMu.Lock()
+	w.ready = append(w.ready, c)
+	w.readyMu.Unlock()
+	w.cond.Signal()
+}
+
+func (w *Writers) next() *Conn {
+	w.readyMu.Lock()
+	defer w.readyMu.Unlock()
+	for len(w.ready) == 0 {
+		w.mu.Lock()
+		closed := w.closed
+		w.mu.Unlock()
+		if closed {
+			return nil
+		}
+		w.cond.Wait()
+	}
+	c := w.ready[0]
+	w.ready[0] = nil
+	w.ready = w.ready[1:]
+	if len(w.ready) == 0 {
+		w.ready = w.ready[:0:0] // let a burst's backing array go
+	}
+	return c
 }
 
 func (w *Writers) run() {
 	buf := make([]byte, 0, 16<<10)
-	for c := range w.queue {
+	for {
+		c := w.next()
+		if c == nil {
+			return
+		}
 		c.queued.Store(false)
 		buf = c.flushTakenOver(buf[:0])
 		if cap(buf) > 1<<20 {
@@ -83,7 +134,7 @@ func (w *Writers) run() {
 // the write timeout, or whose queue outgrows max_pending meanwhile, is
 // dropped.
 const (
-	stallSlice = 50 * time.Millisecond
+	stallSlice = 2 * time.Millisecond
 	stallRetry = 100 * time.Millisecond
 )
 
@@ -102,7 +153,8 @@ func (c *Conn) flushTakenOver(buf []byte) []byte {
 		return buf
 	}
 	var final []byte
-	if c.closed && !c.finalQueued {
+	queueFinal := c.closed && !c.finalQueued
+	if queueFinal {
 		c.finalQueued = true
 		final = append(c.pending, c.final...)
 		c.pending, c.final = nil, nil
@@ -115,11 +167,14 @@ func (c *Conn) flushTakenOver(buf []byte) []byte {
 
 	buf = appendChunk(buf, data)
 	c.giveBack(data)
-	if final != nil || (closing && len(buf) == 0) {
+	if queueFinal {
 		buf = appendChunk(buf, final)
 		buf = append(buf, "0\r\n\r\n"...)
 	}
 	if len(buf) == 0 {
+		if closing {
+			c.finish("")
+		}
 		return buf
 	}
 	n, err := c.writeRaw(buf)
@@ -210,15 +265,23 @@ func (c *Conn) peerClosed() bool {
 		return false
 	}
 	closed := false
-	var b [1]byte
+	var b [512]byte
 	_ = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if n == 0 && err == nil {
-			closed = true // orderly shutdown by the peer
-		} else if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK) {
-			closed = true
+		// SSE clients send nothing after the request; whatever they do
+		// send is read and dropped so that the FIN behind it shows.
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
+			switch {
+			case n == 0 && err == nil:
+				closed = true // orderly shutdown by the peer
+				return true
+			case err != nil:
+				if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+					closed = true
+				}
+				return true
+			}
 		}
-		return true
 	})
 	return closed
 }
@@ -302,6 +365,9 @@ const (
 // over, the caller serves it on the handler path.
 func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason string)) takeOverResult {
 	rc := http.NewResponseController(w)
+	c.mu.Lock()
+	c.streaming = true // live messages that pile up meanwhile count against max_pending
+	c.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 	backlog := c.take()
 	if len(backlog) > 0 {
@@ -341,7 +407,6 @@ func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason stri
 	c.writers = s.Writers
 	c.writeTimeout = s.Opts.WriteTimeout
 	c.streaming = true
-	c.abort = nil // writes never block for long here
 	c.onEndFn = onEnd
 	pending := len(c.pending) > 0 || c.closed
 	c.mu.Unlock()

@@ -1,0 +1,149 @@
+package anycablesse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
+)
+
+// Broadcast adapters: how anycable-rails' broadcasts reach the hub.
+const (
+	adapterHTTP   = "http"   // POST broadcast_path (broadcast.go)
+	adapterRedisX = "redisx" // the Redis Stream __anycable__ through a consumer group
+	adapterRedis  = "redis"  // the legacy Redis pub/sub channel __anycable__
+)
+
+// ingesters are the Redis readers of the redisx and redis adapters. Like
+// engines they outlive handler instances; they start on Caddy's "started"
+// event, which `caddy validate` never emits, so validating a config never
+// consumes broadcasts.
+var ingesters = caddy.NewUsagePool()
+
+type ingester interface {
+	Start(ctx context.Context) error
+	Stop() error
+}
+
+type pooledIngester struct{ ingester }
+
+func (p pooledIngester) Destruct() error { return p.Stop() }
+
+// ingesterKeys lists what this handler took from the pool.
+func (h *Handler) loadIngesters() error {
+	for _, a := range h.BroadcastAdapters {
+		var key string
+		var build func() (ingester, error)
+		switch a {
+		case adapterHTTP:
+			continue
+		case adapterRedisX:
+			key = fmt.Sprintf("redisx|%s|%s|%s", h.RedisURL, h.RedisxStream, h.engineKey)
+			build = func() (ingester, error) {
+				return pubsub.NewStreamIngester(pubsub.StreamIngesterOptions{
+					URL: h.RedisURL, Stream: h.RedisxStream, Logger: h.logger.Named("redisx"),
+				}, h.engine.ingest)
+			}
+		case adapterRedis:
+			key = fmt.Sprintf("redis|%s|%s|%s", h.RedisURL, h.RedisChannel, h.engineKey)
+			build = func() (ingester, error) {
+				return pubsub.NewPubSubIngester(pubsub.PubSubIngesterOptions{
+					URL: h.RedisURL, Channel: h.RedisChannel, Logger: h.logger.Named("redis_pubsub"),
+				}, h.engine.ingest)
+			}
+		}
+		val, _, err := ingesters.LoadOrNew(key, func() (caddy.Destructor, error) {
+			ing, err := build()
+			if err != nil {
+				return nil, err
+			}
+			return pooledIngester{ing}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("broadcast_adapter %s: %w", a, err)
+		}
+		h.ingesterKeys = append(h.ingesterKeys, key)
+		h.ingesters = append(h.ingesters, val.(pooledIngester).ingester)
+	}
+	return nil
+}
+
+// startIngesters runs on the "started" event; Start is idempotent, so an
+// ingester kept across a reload just goes on.
+func (h *Handler) startIngesters() {
+	for _, ing := range h.ingesters {
+		if err := ing.Start(context.Background()); err != nil {
+			h.logger.Error("starting a broadcast adapter", zap.Error(err))
+		}
+	}
+}
+
+func (h *Handler) releaseIngesters() {
+	for _, key := range h.ingesterKeys {
+		_, _ = ingesters.Delete(key)
+	}
+}
+
+// ingest publishes one payload that a Redis adapter read. A malformed
+// payload is an error the ingester logs and drops; a broker that cannot
+// store it returns an error wrapping pubsub.ErrUnavailable, which leaves a
+// redisx entry pending for a retry.
+func (e *engine) ingest(ctx context.Context, payload []byte) error {
+	pubs, cmd, err := protocol.ParseBroadcast(payload, protocol.BroadcastLimits{MaxStreamLen: defaultMaxStreamName})
+	if err != nil {
+		return err
+	}
+	if cmd != nil {
+		e.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
+		return nil
+	}
+	// A retried redisx entry must not publish twice: each publication of
+	// the entry carries its own idempotency key.
+	key := pubsub.IdempotencyKey(ctx)
+	for i, p := range pubs {
+		pctx := ctx
+		if key != "" && len(pubs) > 1 {
+			pctx = pubsub.WithIdempotencyKey(ctx, fmt.Sprintf("%s/%d", key, i))
+		}
+		if _, err := e.hub.Publish(pctx, toPublication(p)); err != nil {
+			if e.metrics != nil {
+				e.metrics.brokerErrors.WithLabelValues("publish").Inc()
+			}
+			if !errors.Is(err, pubsub.ErrUnavailable) && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%w: %v", pubsub.ErrUnavailable, err)
+			}
+			return err
+		}
+		if e.metrics != nil {
+			e.metrics.broadcasts.Inc()
+		}
+	}
+	return nil
+}
+
+// validateAdapters checks the adapter list against the broker.
+func (h *Handler) validateAdapters() error {
+	seen := map[string]bool{}
+	for _, a := range h.BroadcastAdapters {
+		switch a {
+		case adapterHTTP, adapterRedisX, adapterRedis:
+		default:
+			return fmt.Errorf("broadcast_adapter: unknown adapter %q (known: http, redisx, redis)", a)
+		}
+		if seen[a] {
+			return fmt.Errorf("broadcast_adapter: %q listed twice", a)
+		}
+		seen[a] = true
+	}
+	if seen[adapterRedis] && h.Broker.Type == "redis" {
+		// Every node receives every pub/sub message; with a shared broker
+		// each node would store it again.
+		return errors.New("broadcast_adapter redis (pub/sub) reaches every node, so with broker redis each message would be stored once per node: use redisx")
+	}
+	return nil
+}
