@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -296,57 +293,11 @@ func TestAllowedOrigins(t *testing.T) {
 // must end every stream with disconnect server_restart and return quickly,
 // even though Caddy's grace period is eternal by default.
 func TestShutdownWithThousandsOfStreams(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the caddy binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "caddy")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("building caddy: %v", err)
-	}
-	port, admin := freePort(), freePort()
-	cf := filepath.Join(dir, "Caddyfile")
-	os.WriteFile(cf, []byte(fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	persist_config off
-	log {
-		level ERROR
-	}
-}
-http://127.0.0.1:%d {
+	node := startNode(t, `
 	anycable_sse {
 		public_streams
-	}
-}
-`, admin, port)), 0o644)
-	cmd := exec.Command(bin, "run", "--config", cf)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-	}()
-
-	url := fmt.Sprintf("http://127.0.0.1:%d/events?stream=bye", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "&raw=1")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("caddy did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}`)
+	url := node.url("/events?stream=bye")
 
 	const n = 2000
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
@@ -393,9 +344,9 @@ http://127.0.0.1:%d {
 		t.Fatalf("opened %d of %d streams", opened.Load(), n)
 	}
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	node.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-node.exited:
 	case <-time.After(20 * time.Second):
 		t.Fatal("caddy did not exit within 20s of SIGTERM with streams open")
 	}

@@ -1,0 +1,137 @@
+package anycablesse
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cableway/caddy-anycable-sse/internal/redistest"
+)
+
+func redisSite(url string) string {
+	return `
+	anycable_sse {
+		public_streams
+		broadcast_key ` + testKey + `
+		broker redis ` + url + `
+		redis_url ` + url + `
+		broadcast_adapter http redisx
+		ping_interval 1s
+	}`
+}
+
+// Two Caddy processes on one Redis behave as one server: a broadcast sent
+// to either reaches the subscribers of both once, with the same id, and a
+// client that moves to the other node resumes without loss.
+func TestTwoNodesShareRedis(t *testing.T) {
+	redistest.Quiet()
+	srv := redistest.Start(t)
+	a := startNode(t, redisSite(srv.URL()))
+	b := startNode(t, redisSite(srv.URL()))
+
+	ca := a.subscribe(t, "stream=fleet", "")
+	cb := b.subscribe(t, "stream=fleet", "")
+	for _, c := range []*sseClient{ca, cb} {
+		c.mustNext()
+		c.mustNext()
+	}
+	if s := a.broadcast(t, `{"stream":"fleet","data":"from-a"}`); s != 201 {
+		t.Fatalf("broadcast to a: %d", s)
+	}
+	if s := b.broadcast(t, `{"stream":"fleet","data":"from-b"}`); s != 201 {
+		t.Fatalf("broadcast to b: %d", s)
+	}
+	// Rails' redisx adapter: XADD to __anycable__; exactly one node takes it.
+	srv.Do("XADD", "__anycable__", "*", "payload", `{"stream":"fleet","data":"from-rails"}`)
+
+	var idsA, idsB []string
+	for _, want := range []string{"from-a", "from-b", "from-rails"} {
+		ea, eb := ca.mustNext(), cb.mustNext()
+		if ea.Data != want || eb.Data != want {
+			t.Fatalf("want %s on both nodes, got %q and %q", want, ea.Data, eb.Data)
+		}
+		if ea.ID != eb.ID {
+			t.Fatalf("the same message has ids %q and %q", ea.ID, eb.ID)
+		}
+		idsA, idsB = append(idsA, ea.ID), append(idsB, eb.ID)
+	}
+	ca.expectNone(500 * time.Millisecond) // nothing twice
+	cb.expectNone(10 * time.Millisecond)
+	if !strings.HasPrefix(idsA[0], "1/") || !strings.HasPrefix(idsA[2], "3/") {
+		t.Fatalf("offsets: %v", idsA)
+	}
+
+	// Node a dies; its client resumes on b with its last id.
+	a.kill()
+	ca.waitEnd(5 * time.Second)
+	b.broadcast(t, `{"stream":"fleet","data":"while-moving"}`)
+	moved := b.subscribe(t, "stream=fleet", idsA[2])
+	moved.mustNext()
+	moved.mustNext()
+	if ev := moved.mustNext(); ev.Data != "while-moving" || !strings.HasPrefix(ev.ID, "4/") {
+		t.Fatalf("resume on the other node: %+v", ev)
+	}
+	if ev := moved.mustNext(); ev.Event != "confirm_history" {
+		t.Fatalf("after resume: %+v", ev)
+	}
+}
+
+// Redis down: open streams stay open and keep pinging, broadcasts are
+// refused with 503 (no offset invented), and delivery resumes afterwards.
+// Redis restarted without its data: clients get reject_history, then
+// continuous delivery in the new epoch.
+func TestRedisFaultsThroughCaddy(t *testing.T) {
+	redistest.Quiet()
+	srv := redistest.Start(t)
+	n := startNode(t, redisSite(srv.URL()))
+	c := n.subscribe(t, "stream=f", "")
+	c.mustNext()
+	c.mustNext()
+	if s := n.broadcast(t, `{"stream":"f","data":"1"}`); s != 201 {
+		t.Fatalf("broadcast: %d", s)
+	}
+	first := c.mustNext()
+
+	srv.Stop()
+	if s := n.broadcast(t, `{"stream":"f","data":"lost?"}`); s != 503 {
+		t.Fatalf("broadcast with Redis down: %d, want 503", s)
+	}
+	pings := 0
+	deadline := time.After(3 * time.Second)
+	for pings < 2 {
+		select {
+		case ev := <-c.events:
+			if ev.Event == "ping" {
+				pings++
+			} else if !ev.Comment {
+				t.Fatalf("unexpected event while Redis is down: %+v", ev)
+			}
+		case <-deadline:
+			t.Fatalf("no pings while Redis is down (%d)", pings)
+		}
+	}
+
+	srv.Start() // no persistence: the data is gone, epochs change
+	deadline2 := time.Now().Add(10 * time.Second)
+	for n.broadcast(t, `{"stream":"f","data":"2"}`) != 201 {
+		if time.Now().After(deadline2) {
+			t.Fatal("broadcasts still refused after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ev := c.mustNext()
+	if ev.Event != "reject_history" {
+		t.Fatalf("after Redis lost its data: %+v (first id %s)", ev, first.ID)
+	}
+	ev = c.mustNext()
+	if ev.Data != "2" || !strings.HasPrefix(ev.ID, "1/") || ev.ID == first.ID {
+		t.Fatalf("delivery in the new epoch: %+v", ev)
+	}
+	// A reconnect with the old id is told its history is gone.
+	r := n.subscribe(t, "stream=f", first.ID)
+	r.mustNext()
+	r.mustNext()
+	if ev := r.mustNext(); ev.Event != "reject_history" {
+		t.Fatalf("old id after data loss: %+v", ev)
+	}
+}

@@ -1,0 +1,161 @@
+package anycablesse
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The real binary, built once per test run, for tests that need several
+// Caddy processes or a process exit.
+var (
+	caddyBinOnce sync.Once
+	caddyBin     string
+	caddyBinErr  error
+)
+
+func buildCaddy(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the caddy binary")
+	}
+	caddyBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "anycable-sse-caddy")
+		if err != nil {
+			caddyBinErr = err
+			return
+		}
+		caddyBin = filepath.Join(dir, "caddy")
+		cmd := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			caddyBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if caddyBinErr != nil {
+		t.Fatal(caddyBinErr)
+	}
+	return caddyBin
+}
+
+// node is a Caddy process running one site with the module.
+type node struct {
+	t      testing.TB
+	port   int
+	cmd    *exec.Cmd
+	exited chan error
+	logs   *strings.Builder
+	mu     sync.Mutex
+}
+
+// startNode runs the binary with the site block on a fresh port and waits
+// until it answers.
+func startNode(t testing.TB, site string) *node {
+	t.Helper()
+	bin := buildCaddy(t)
+	dir := t.TempDir()
+	n := &node{t: t, port: freePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
+	cf := filepath.Join(dir, "Caddyfile")
+	os.WriteFile(cf, []byte(fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		level WARN
+	}
+}
+http://127.0.0.1:%d {
+%s
+}
+`, n.port, site)), 0o644)
+	n.cmd = exec.Command(bin, "run", "--config", cf)
+	n.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	stderr, _ := n.cmd.StderrPipe()
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			n.mu.Lock()
+			n.logs.WriteString(sc.Text() + "\n")
+			n.mu.Unlock()
+		}
+	}()
+	go func() { n.exited <- n.cmd.Wait() }()
+	t.Cleanup(n.kill)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(n.url("/__probe"))
+		if err == nil {
+			resp.Body.Close()
+			return n
+		}
+		select {
+		case err := <-n.exited:
+			t.Fatalf("caddy exited: %v\n%s", err, n.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy did not start\n%s", n.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (n *node) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", n.port, path) }
+
+func (n *node) Logs() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.logs.String()
+}
+
+func (n *node) kill() {
+	if n.cmd.Process != nil {
+		n.cmd.Process.Kill()
+	}
+}
+
+// subscribe opens a stream on this node (with an optional Last-Event-ID).
+func (n *node) subscribe(t *testing.T, query, lastID string) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url("/events?"+query), nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("subscribe on :%d: %v", n.port, err)
+	}
+	if resp.StatusCode != 200 {
+		cancel()
+		t.Fatalf("subscribe on :%d: %d %s", n.port, resp.StatusCode, resp.Header.Get("X-AnyCable-Error"))
+	}
+	c := &sseClient{t: t, resp: resp, cancel: cancel, events: make(chan event, 10000), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (n *node) broadcast(t *testing.T, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, n.url("/_broadcast"), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("broadcast on :%d: %v", n.port, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
