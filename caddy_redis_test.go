@@ -96,6 +96,14 @@ func TestRedisFaultsThroughCaddy(t *testing.T) {
 	if s := n.broadcast(t, `{"stream":"f","data":"lost?"}`); s != 503 {
 		t.Fatalf("broadcast with Redis down: %d, want 503", s)
 	}
+	// A new client is not refused (EventSource would give up for good): it
+	// is told to come back shortly.
+	t0 := time.Now()
+	late := n.subscribe(t, "stream=f", "")
+	t.Logf("late subscribe answered in %v", time.Since(t0))
+	if ev := late.mustNext(); ev.Event != "disconnect" || ev.Retry != "2000" || !strings.Contains(ev.Data, `"reconnect":true`) {
+		t.Fatalf("subscribing while Redis is down: %+v", ev)
+	}
 	pings := 0
 	deadline := time.After(3 * time.Second)
 	for pings < 2 {

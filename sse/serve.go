@@ -209,7 +209,7 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		if errors.Is(err, errShuttingDown) {
 			// A non-200 answer would stop EventSource for good; tell the
 			// client to come back instead, as the open streams were told.
-			s.restartNow(w, req.raw)
+			s.restartNow(w, req.raw, 0)
 			return
 		}
 		s.refuse(w, r, http.StatusTooManyRequests, err.Error(), sess.conn.sid)
@@ -221,6 +221,13 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 	if status, reason := sess.handshake(r.Context(), req); status != http.StatusOK {
+		if status == http.StatusServiceUnavailable {
+			// The broker is down for now: a 503 would stop EventSource for
+			// good, so answer 200 and ask the client to come back shortly.
+			s.Log.Warn("sse connection deferred", zap.String("sid", sess.conn.sid), zap.String("reason", reason))
+			s.restartNow(w, req.raw, retryAfterOutage)
+			return
+		}
 		s.refuse(w, r, status, reason, sess.conn.sid)
 		return
 	}
@@ -243,14 +250,24 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	closeReason = s.stream(w, r, sess.conn, false)
 }
 
-// restartNow answers a connection that arrives while the process exits: 200
-// and the same disconnect server_restart, reconnect:true the open streams got.
-func (s *Server) restartNow(w http.ResponseWriter, raw bool) {
+// retryAfterOutage is the reconnect hint (ms) for clients turned away while
+// the broker is unavailable.
+const retryAfterOutage = 2000
+
+// restartNow answers a connection that cannot be served right now (the
+// process exits, or the broker is down): 200 and the disconnect
+// server_restart, reconnect:true that open streams get, with an optional
+// retry hint in milliseconds. EventSource then comes back by itself.
+func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 	w.WriteHeader(http.StatusOK)
+	var frame []byte
 	if !raw {
 		r := protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true}
-		_, _ = w.Write(AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0))
+		frame = AppendEvent(nil, r.Type, r.AppendJSON(nil), "", retry)
+	} else if retry > 0 {
+		frame = []byte("retry: " + strconv.FormatInt(retry, 10) + "\n\n")
 	}
+	_, _ = w.Write(frame)
 }
 
 // canTakeOver says whether a request's connection can leave net/http after
