@@ -48,9 +48,8 @@ type MemoryOptions struct {
 // created again it gets a new epoch, so an old position never maps onto new
 // messages.
 type MemoryBroker struct {
-	now   func() time.Time
-	limit atomic.Int64 // messages
-	ttl   atomic.Int64 // nanoseconds
+	now func() time.Time
+	historyLimits
 
 	deliver atomic.Pointer[func(Message)]
 	closed  atomic.Bool
@@ -103,23 +102,6 @@ func NewMemoryBroker(o MemoryOptions) *MemoryBroker {
 	}
 	b.SetLimits(o.HistoryLimit, o.HistoryTTL)
 	return b
-}
-
-// SetLimits changes the history limit and TTL (0 or negative means the
-// default). They apply to later publishes and reads.
-func (b *MemoryBroker) SetLimits(limit int, ttl time.Duration) {
-	if limit <= 0 {
-		limit = DefaultHistoryLimit
-	}
-	if ttl <= 0 {
-		ttl = DefaultHistoryTTL
-	}
-	b.limit.Store(int64(limit))
-	b.ttl.Store(int64(ttl))
-}
-
-func (b *MemoryBroker) limits() (int, time.Duration) {
-	return int(b.limit.Load()), time.Duration(b.ttl.Load())
 }
 
 // Start implements Broker: deliver receives every message, and the janitor

@@ -444,41 +444,7 @@ func TestMemorySetLimits(t *testing.T) {
 	clk := newFakeClock()
 	b := newTestBroker(t, 100, time.Hour, clk)
 	b.Start(nil)
-	e := publishN(t, b, "s", 10)[0].Epoch
-	at := func(o uint64) Snapshot {
-		return snapshot(t, b, "s", HistoryRequest{From: &Position{Epoch: e, Offset: o}})
-	}
-	if s := at(0); s.Status != Recovered || len(s.Messages) != 10 {
-		t.Fatalf("before SetLimits: %+v", s)
-	}
-
-	b.SetLimits(3, time.Hour)
-	if s := at(6); s.Status != NotRecovered || s.Reason != "trimmed" {
-		t.Fatalf("after shrinking the limit to 3, from 6: %+v", s)
-	}
-	if s := at(7); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(8, 10)) {
-		t.Fatalf("after shrinking the limit to 3, from 7: %+v", s)
-	}
-	publishN(t, b, "s", 1)
-	if s := at(7); s.Status != NotRecovered {
-		t.Fatalf("limit 3 after one more publish, from 7: %+v", s)
-	}
-	if s := at(8); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(9, 11)) {
-		t.Fatalf("limit 3 after one more publish, from 8: %+v", s)
-	}
-
-	b.SetLimits(5, 10*time.Second)
-	publishN(t, b, "s", 4) // 12..15 retained with 11
-	if s := at(10); s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(11, 15)) {
-		t.Fatalf("limit 5: %+v", s)
-	}
-	clk.Add(10 * time.Second)
-	if s := at(14); s.Status != NotRecovered || s.Reason != "expired" {
-		t.Fatalf("after the new TTL: %+v", s)
-	}
-	if s := at(15); s.Status != Recovered || len(s.Messages) != 0 {
-		t.Fatalf("up to date after the new TTL: %+v", s)
-	}
+	testSetLimits(t, b, clk) // shared with the Redis broker (redis_test.go)
 }
 
 func TestMemoryRingWrapsAndGrows(t *testing.T) {

@@ -98,8 +98,7 @@ type RedisBroker struct {
 	busCount int
 	log      *zap.Logger
 
-	limit atomic.Int64
-	ttl   atomic.Int64
+	historyLimits
 
 	// now, when set (tests), replaces Redis TIME as the clock of the scripts.
 	now func() time.Time
@@ -199,24 +198,6 @@ func NewRedisBroker(o RedisOptions) (*RedisBroker, error) {
 			watched: make(map[string]*watchState)}
 	}
 	return b, nil
-}
-
-// SetLimits changes the history limit and TTL (0 or negative means the
-// default). They apply to later publishes and reads, on this node; every
-// node should use the same values.
-func (b *RedisBroker) SetLimits(limit int, ttl time.Duration) {
-	if limit <= 0 {
-		limit = DefaultHistoryLimit
-	}
-	if ttl <= 0 {
-		ttl = DefaultHistoryTTL
-	}
-	b.limit.Store(int64(limit))
-	b.ttl.Store(int64(ttl))
-}
-
-func (b *RedisBroker) limits() (int, time.Duration) {
-	return int(b.limit.Load()), time.Duration(b.ttl.Load())
 }
 
 // effectiveMetaTTL is MetaTTL, raised to the history TTL if SetLimits

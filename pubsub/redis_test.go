@@ -296,14 +296,8 @@ func testSetLimits(t *testing.T, b limitedBroker, clk *fakeClock) {
 
 func TestRedisSetLimits(t *testing.T) {
 	srv := startRedis(t)
-	t.Run("memory", func(t *testing.T) {
-		clk := newFakeClock()
-		testSetLimits(t, newTestBroker(t, 100, time.Hour, clk), clk)
-	})
-	t.Run("redis", func(t *testing.T) {
-		clk := newFakeClock()
-		testSetLimits(t, newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: 100, HistoryTTL: time.Hour}, clk), clk)
-	})
+	clk := newFakeClock()
+	testSetLimits(t, newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: 100, HistoryTTL: time.Hour}, clk), clk)
 }
 
 func TestRedisUnknownStreamEpochIsStable(t *testing.T) {

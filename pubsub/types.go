@@ -10,6 +10,8 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"sync/atomic"
+	"time"
 )
 
 // Publication is a broadcast as a publisher sent it, before a broker numbers it.
@@ -124,4 +126,28 @@ type Subscriber interface {
 	Reset(s *Subscription, reason string)
 	// SocketID is the connection's sid, matched against exclude_socket.
 	SocketID() string
+}
+
+// historyLimits are a broker's retention settings, changed live on reload.
+type historyLimits struct {
+	limit atomic.Int64 // messages per stream
+	ttl   atomic.Int64 // nanoseconds
+}
+
+// SetLimits changes the history limit and TTL (0 or negative means the
+// default). They apply to later publishes and reads; with a shared broker,
+// every node should use the same values.
+func (h *historyLimits) SetLimits(limit int, ttl time.Duration) {
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	if ttl <= 0 {
+		ttl = DefaultHistoryTTL
+	}
+	h.limit.Store(int64(limit))
+	h.ttl.Store(int64(ttl))
+}
+
+func (h *historyLimits) limits() (int, time.Duration) {
+	return int(h.limit.Load()), time.Duration(h.ttl.Load())
 }
