@@ -66,9 +66,11 @@ type StreamIngesterOptions struct {
 // through the consumer group "bx", so each entry is handled by one node.
 //
 // An entry is acknowledged and deleted (XACK + XDEL) after its handler
-// succeeds. An entry whose consumer died is claimed by another node after
-// ClaimIdle (XAUTOCLAIM), and an entry whose handler failed because the
-// broker was unavailable is retried the same way. A retry publishes with the
+// succeeds, if it is still pending for this node (see ackScript: after a
+// loss of the stream, a new entry may reuse the id). An entry whose
+// consumer died is claimed by another node after ClaimIdle (XAUTOCLAIM),
+// and an entry whose handler failed because the broker was unavailable is
+// retried the same way. A retry publishes with the
 // same idempotency key (the entry id), so a node that published and then
 // died before its XACK does not cause a second message.
 //
@@ -223,7 +225,7 @@ func (s *StreamIngester) run(ctx context.Context) {
 			}).Result()
 			if err != nil {
 				if isNoGroup(err) {
-					ready, startID = false, "0"
+					ready, startID, claimFrom = false, "0", "0-0"
 					continue
 				}
 				if !fail("claiming pending entries", err) {
@@ -252,7 +254,8 @@ func (s *StreamIngester) run(ctx context.Context) {
 		}
 		if err != nil {
 			if isNoGroup(err) {
-				ready, startID = false, "0"
+				// The cursor of XAUTOCLAIM belongs to the lost stream.
+				ready, startID, claimFrom = false, "0", "0-0"
 				continue
 			}
 			if !fail("reading", err) {
@@ -270,6 +273,37 @@ func (s *StreamIngester) run(ctx context.Context) {
 		}
 	}
 }
+
+// ackScript acknowledges and deletes the entries a consumer handled, but
+// only those still pending for that consumer: an entry id does not name one
+// entry forever. When the stream is lost (FLUSHALL, a restart without
+// persistence) and Rails adds to it again, a new stream numbers its entries
+// from the clock again, so an entry added in the same millisecond as one
+// just handled gets the same id; an unconditional XACK + XDEL arriving
+// after the loss would delete that new entry unread (and, if another node
+// had already read it, acknowledge it too). An entry still pending for this
+// consumer is the one it handled: the consumer reads nothing until its
+// acknowledgement is done, and nothing else delivers to it. An entry that
+// another node claimed meanwhile is left to that node.
+//
+//	KEYS[1] stream  ARGV[1] group  ARGV[2] consumer  ARGV[3..] entry ids
+//
+// It returns the number of entries acknowledged.
+var ackScript = redis.NewScript(`
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if type(p) ~= 'table' or p.err then
+    return n -- NOGROUP: the stream or the group is gone, and the entries with it
+  end
+  if #p > 0 then
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+`)
 
 func isNoGroup(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
@@ -305,11 +339,12 @@ func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) {
 	// Acknowledge even if ctx ended: the handlers ran.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.block)
 	defer cancel()
-	_, err := s.client.Pipelined(actx, func(pipe redis.Pipeliner) error {
-		pipe.XAck(actx, s.stream, s.group, done...)
-		pipe.XDel(actx, s.stream, done...)
-		return nil
-	})
+	args := make([]any, 0, 2+len(done))
+	args = append(args, s.group, s.consumer)
+	for _, id := range done {
+		args = append(args, id)
+	}
+	err := ackScript.Run(actx, s.client, []string{s.stream}, args...).Err()
 	if err != nil {
 		// The entries stay pending and are claimed again; the idempotency
 		// key keeps the retry from publishing twice.

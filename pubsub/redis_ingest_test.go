@@ -302,6 +302,70 @@ func TestRedisxGroupRecreated(t *testing.T) {
 	}
 }
 
+// TestRedisxLateAckAfterLossSparesNewEntry: the stream is lost while an
+// entry's handler runs, and Rails adds an entry that gets the same id (a new
+// stream numbers from the clock again: same millisecond). The late
+// acknowledgement of the first entry must not delete (or acknowledge) the
+// new one. TestRedisxGroupRecreated hits this by chance; here it is forced.
+func TestRedisxLateAckAfterLossSparesNewEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// after the loss and the new entry, before the late ack
+		between func(t *testing.T, srv *redisServer)
+	}{
+		{"without group", func(*testing.T, *redisServer) {}},
+		{"group recreated and entry read by another node", func(t *testing.T, srv *redisServer) {
+			srv.Do("XGROUP", "CREATE", "__anycable__", "bx", "0")
+			srv.Do("XREADGROUP", "GROUP", "bx", "other-node", "COUNT", "10", "STREAMS", "__anycable__", ">")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startRedis(t)
+			ctx := context.Background()
+			l := newIngestLog()
+			record := l.handler("a")
+			started, release := make(chan struct{}), make(chan struct{})
+			newStreamIngester(t, srv, StreamIngesterOptions{ClaimIdle: 200 * time.Millisecond},
+				func(ctx context.Context, payload []byte) error {
+					if string(payload) == "one" {
+						close(started)
+						<-release
+					}
+					return record(ctx, payload)
+				})
+			waitGroup(t, srv, "__anycable__")
+			id := railsXAdd(t, srv, "__anycable__", "payload", "one")
+			<-started
+			srv.FlushAll()
+			if got := railsXAddID(t, srv, id, "payload", "two"); got != id {
+				t.Fatalf("XADD %s gave %s", id, got)
+			}
+			tc.between(t, srv)
+			close(release)
+			eventually(t, 10*time.Second, "the entry added after the loss", func() bool { return l.total.Load() == 2 })
+			eventually(t, 5*time.Second, "the new entry deleted", func() bool { return srv.Admin.XLen(ctx, "__anycable__").Val() == 0 })
+			if pend := srv.Admin.XPending(ctx, "__anycable__", "bx").Val(); pend.Count != 0 {
+				t.Fatalf("pending %+v", pend)
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.count["one"] != 1 || l.count["two"] != 1 {
+				t.Fatalf("handled %v", l.count)
+			}
+		})
+	}
+}
+
+// railsXAddID adds an entry with an explicit id.
+func railsXAddID(t *testing.T, srv *redisServer, id string, fields ...any) string {
+	t.Helper()
+	got, err := srv.Admin.Do(context.Background(), append([]any{"XADD", "__anycable__", id}, fields...)...).Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // TestRedisPubSubIngester: the legacy adapter receives PUBLISHed payloads,
 // and again after Redis restarts.
 func TestRedisPubSubIngester(t *testing.T) {
