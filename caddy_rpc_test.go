@@ -416,3 +416,27 @@ func TestRPCPostJSONL(t *testing.T) {
 		t.Fatalf("POST full data: %s", ev.Data)
 	}
 }
+
+// REMOTE_ADDR is the client as Caddy sees it: behind a trusted proxy, the
+// forwarded address.
+func TestRPCRemoteAddrBehindTrustedProxy(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		return 200, `{"status":2}`
+	})
+	loadCaddyWithGlobal(t, `servers {
+		trusted_proxies static 127.0.0.1/32
+	}`, rpcSite(app, ""))
+	resp, err := doRetry(func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, baseURL()+"/events?channel=C", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		return req
+	}(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	app.waitCalls(t, "connect")
+	if got := app.call("connect").Body["env"].(map[string]any)["headers"].(map[string]any)["REMOTE_ADDR"]; got != "203.0.113.9" {
+		t.Fatalf("REMOTE_ADDR = %v", got)
+	}
+}

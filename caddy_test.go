@@ -435,3 +435,35 @@ func TestExcludeSocketAndTypedBroadcast(t *testing.T) {
 		t.Fatalf("typed transient: %+v", ev)
 	}
 }
+
+// One anycable-rails secret configures both sides: the broadcast key is
+// derived from it as AnyCable derives it, and placeholders resolve secrets
+// from the environment.
+func TestSecretDerivationAndPlaceholders(t *testing.T) {
+	t.Setenv("ANYCABLE_TEST_SECRET", "s3cr3t")
+	loadCaddy(t, `
+	anycable_sse {
+		secret {env.ANYCABLE_TEST_SECRET}
+	}`)
+	c := subscribe(t, "signed_stream="+signedChat42) // streams secret = secret
+	c.mustNext()
+	c.mustNext()
+	if r := broadcast(t, "s3cr3t", `{"stream":"chat/42","data":"x"}`); r.StatusCode != 401 {
+		t.Fatalf("the raw secret is not the broadcast key: %d", r.StatusCode)
+	}
+	mustBroadcast(t, "83149057b2f956b5f862c0ef5ad6a24d3677dc076d77e8999c24f77ca17d7a20", `{"stream":"chat/42","data":"x"}`)
+	if ev := c.mustNext(); ev.Data != "x" {
+		t.Fatalf("%+v", ev)
+	}
+	// An explicit key wins over the derived one.
+	t.Setenv("ANYCABLE_TEST_KEY", "explicit")
+	loadCaddy(t, `
+	anycable_sse {
+		secret {env.ANYCABLE_TEST_SECRET}
+		broadcast_key {env.ANYCABLE_TEST_KEY}
+	}`)
+	if r := broadcast(t, "83149057b2f956b5f862c0ef5ad6a24d3677dc076d77e8999c24f77ca17d7a20", `{"stream":"a","data":"x"}`); r.StatusCode != 401 {
+		t.Fatalf("derived key after an explicit one: %d", r.StatusCode)
+	}
+	mustBroadcast(t, "explicit", `{"stream":"a","data":"x"}`)
+}

@@ -134,8 +134,8 @@ func (w *Writers) run() {
 // the write timeout, or whose queue outgrows max_pending meanwhile, is
 // dropped.
 const (
-	stallSlice = 2 * time.Millisecond
-	stallRetry = 100 * time.Millisecond
+	stallSlice = 5 * time.Millisecond
+	stallRetry = 50 * time.Millisecond
 )
 
 // flushTakenOver writes what is pending as one HTTP chunk, and ends the
@@ -250,7 +250,15 @@ func appendChunk(dst, data []byte) []byte {
 
 func (c *Conn) writeRaw(b []byte) (int, error) {
 	_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
-	return c.hijacked.Write(b)
+	n, err := c.hijacked.Write(b)
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Nothing written may only mean that this goroutine was descheduled
+		// past the deadline before the write started (a busy CPU), not that
+		// the socket is full: try once more before calling it a stall.
+		_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
+		n, err = c.hijacked.Write(b)
+	}
+	return n, err
 }
 
 // peerClosed reports whether the client closed its side, without a read
