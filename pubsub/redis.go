@@ -428,8 +428,8 @@ func (b *RedisBroker) Publish(ctx context.Context, p Publication) (Message, erro
 //   - no request: NoHistory;
 //   - From {e, o}: e != E: NotRecovered ("unknown epoch" for a stream with
 //     no publish in its epoch, else "epoch mismatch"); o > T: NotRecovered
-//     "ahead of the stream", and the epoch is replaced (compare-and-set), so
-//     that offsets Redis lost and reuses are never taken for the old ones;
+//     "ahead of the stream" (nothing changes: a forged id must not reset
+//     every subscriber; lost writes are detected from the bus);
 //     o == T: Recovered, no messages; o+1 retained by size (o >= T-limit)
 //     and age: Recovered with o+1..T; otherwise NotRecovered "expired" when
 //     the oldest stored entry after o is past the TTL (or none is stored),
@@ -535,7 +535,6 @@ func decideRedis(stream string, req HistoryRequest, res []any, limit int, ttl ti
 				snap.Reason = "epoch mismatch"
 			}
 		case o > T:
-			// The script bumps the epoch in this case; not reached.
 			snap.Reason = "ahead of the stream"
 		case o == T:
 			snap.Status = Recovered

@@ -90,9 +90,11 @@ return {offset, epoch, ms, 0}
 //
 // Returns {epoch, top, created, bumped, now ms, entries}. A stream without
 // an epoch gets the candidate (created = 1), so that the first publish uses
-// it. A position in the current epoch but above the top means Redis lost
-// writes the client saw: the epoch is replaced by the candidate (bumped =
-// 1), so the reused offsets are never confused with the lost ones.
+// it. A position in the current epoch but above the top is answered "ahead
+// of the stream" and changes nothing: anyone can send such an id, so it must
+// not be able to replace the epoch under every subscriber (lost writes are
+// detected from the bus instead, where the node sees offsets go back).
+// bumped stays 0; the field is kept for the reply's shape.
 //
 // For 'f' the entries are those from offset+1 up to the top when offset+1
 // is inside the size window, else only the first stored one from offset+1
@@ -119,11 +121,7 @@ if low < 1 then low = 1 end
 local entries = {}
 if ARGV[1] == 'f' and ARGV[3] == epoch then
   local o = tonumber(ARGV[2])
-  if o > top then
-    epoch = ARGV[6]
-    redis.call('HSET', KEYS[1], 'e', epoch)
-    bumped = 1
-  elseif o < top then
+  if o < top then
     local need = o + 1
     local n = 1
     if need >= low then n = top - o end

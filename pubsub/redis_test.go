@@ -120,7 +120,7 @@ func recoveryCases() []recoveryCase {
 		{name: "up to date (o == T)", limit: 5, setup: publish10, req: from(10),
 			status: Recovered, want: []uint64{}, top: 10},
 		{name: "client ahead of the top", limit: 5, setup: publish10, req: from(11),
-			status: NotRecovered, reason: "ahead of the stream", top: 10, bumps: true},
+			status: NotRecovered, reason: "ahead of the stream", top: 10},
 		{name: "expired by TTL", ttl: time.Minute, setup: aging, req: from(2),
 			status: NotRecovered, reason: "expired", top: 5},
 		{name: "expired lower edge", ttl: time.Minute, setup: aging, req: from(3),
