@@ -42,31 +42,7 @@ func baseURL() string { return fmt.Sprintf("http://127.0.0.1:%d", testPort) }
 // parallel.
 func loadCaddy(t testing.TB, site string) {
 	t.Helper()
-	cf := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-	grace_period 1s
-}
-http://127.0.0.1:%d {
-%s
-}
-`, testPort, site)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		t.Fatalf("adapting Caddyfile: %v\n%s", err, cf)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading config: %v\n%s", err, cfg)
-	}
-	waitListening(t)
-}
-
-func stopCaddy(t testing.TB) {
-	t.Helper()
-	if err := caddy.Stop(); err != nil {
-		t.Fatalf("stopping caddy: %v", err)
-	}
+	loadCaddyWithGlobal(t, "", site)
 }
 
 func waitListening(t testing.TB) {
