@@ -173,7 +173,11 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	sess := &session{
 		srv:  s,
 		conn: newConn(sessionID(r), info.RemoteAddr, s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
-		env:  protocol.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)},
+	}
+	// What the app is told about the request; only built when there is an
+	// app, since it lives as long as the connection.
+	if s.Opts.RPC != nil {
+		sess.env = protocol.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
 	}
 	if s.Opts.JWT.Enabled() {
 		sess.token = r.Header.Get("X-" + s.Opts.JWTParam)
