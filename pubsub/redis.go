@@ -217,6 +217,7 @@ func (b *RedisBroker) clients() (cmd, rd redis.UniversalClient, err error) {
 	if b.cmd == nil {
 		// MaxRetries -1: go-redis would otherwise re-send a publish whose
 		// reply timed out, and a publish that ran twice is two messages.
+		// (A ClusterClient retries regardless: see runOnce.)
 		b.cmd = b.cfg.client(clientTuning{name: "acs-cmd", retries: -1, timeout: b.block})
 		b.rd = b.cfg.client(clientTuning{name: "acs-bus", retries: -1, timeout: b.block,
 			pool: len(b.parts) + 4})
@@ -405,7 +406,7 @@ func (b *RedisBroker) Publish(ctx context.Context, p Publication) (Message, erro
 	if p.Transient {
 		transient = "1"
 	}
-	res, err := publishScript.Run(ctx, cmd, []string{meta, part.histKey(p.Stream), part.busKey, idemKey},
+	res, err := runOnce(ctx, cmd, publishScript, []string{meta, part.histKey(p.Stream), part.busKey, idemKey},
 		p.Stream, p.Data, limit, seconds(ttl), seconds(b.effectiveMetaTTL()), newEpoch(),
 		b.busMax, idemTTL, p.ExcludeSocket, p.BroadcastType, transient, b.nowArg()).Slice()
 	if err != nil {
@@ -471,13 +472,13 @@ func (b *RedisBroker) Snapshot(ctx context.Context, stream string, req HistoryRe
 	}
 	keys := []string{part.metaKey(stream), part.histKey(stream)}
 	args := []any{mode, arg, cepoch, limit, seconds(b.effectiveMetaTTL()), newEpoch(), b.nowArg(), ttl.Milliseconds()}
-	res, err := readScript.Run(ctx, cmd, keys, args...).Slice()
+	res, err := runOnce(ctx, cmd, readScript, keys, args...).Slice()
 	if err != nil && ctx.Err() == nil && brokenConn(err) {
 		// One retry on a broken connection (not on a timeout: a stalled
 		// Redis fails within BlockTimeout): the read script is safe to
 		// repeat (it creates an epoch only if none exists, and bumps one
 		// only if it still is the client's).
-		res, err = readScript.Run(ctx, cmd, keys, args...).Slice()
+		res, err = runOnce(ctx, cmd, readScript, keys, args...).Slice()
 	}
 	if err != nil {
 		return Snapshot{}, unavailable(err)

@@ -1,6 +1,48 @@
 package pubsub
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// noRetryCmd is a command that go-redis sends at most once. MaxRetries -1
+// does not reach a ClusterClient's own loop: it re-sends a command that
+// failed with a timeout or a broken connection up to MaxRedirects times
+// unless the command reports NoRetry, so a publish whose reply was lost
+// would run several times. Redirects (MOVED, ASK), which mean that the
+// command did not run, are still followed.
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
+
+// luaScript is a script that runOnce can send as EVAL too.
+type luaScript struct {
+	*redis.Script
+	src string
+}
+
+func newScript(src string) *luaScript { return &luaScript{redis.NewScript(src), src} }
+
+// runOnce runs a script like Script.Run (EVALSHA, then EVAL if Redis does
+// not have it), each command sent at most once.
+func runOnce(ctx context.Context, c redis.UniversalClient, s *luaScript, keys []string, args ...any) *redis.Cmd {
+	run := func(name, script string) *redis.Cmd {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, name, script, len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		cmd := redis.NewCmd(ctx, append(a, args...)...)
+		_ = c.Process(ctx, noRetryCmd{cmd})
+		return cmd
+	}
+	cmd := run("evalsha", s.Hash())
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = run("eval", s.src)
+	}
+	return cmd
+}
 
 // The Lua scripts of the Redis broker. Every key a script touches carries
 // the same hash tag ({p}), so each runs atomically in one slot on Cluster.
@@ -25,7 +67,7 @@ import "github.com/redis/go-redis/v9"
 // offset 0, the stream's epoch if it has one, and only a bus entry. A
 // duplicate (idempotency key seen) returns the first publish's values and
 // writes nothing.
-var publishScript = redis.NewScript(`
+var publishScript = newScript(`
 local ms = ARGV[12]
 if ms == '0' then
   local t = redis.call('TIME')
@@ -100,7 +142,7 @@ return {offset, epoch, ms, 0}
 // is inside the size window, else only the first stored one from offset+1
 // (enough to tell "expired" from "trimmed"). For 's' they are the retained
 // entries (size window, younger than the TTL) stored at or after the time.
-var readScript = redis.NewScript(`
+var readScript = newScript(`
 local ms = ARGV[7]
 if ms == '0' then
   local t = redis.call('TIME')
@@ -151,7 +193,7 @@ return {epoch, top, created, bumped, ms, entries}
 //	KEYS[1] meta  KEYS[2] history  ARGV[1] epoch  ARGV[2] from  ARGV[3] to  ARGV[4] count
 //
 // Returns the entries, or false when the epoch differs.
-var rangeScript = redis.NewScript(`
+var rangeScript = newScript(`
 if redis.call('HGET', KEYS[1], 'e') ~= ARGV[1] then return false end
 return redis.call('XRANGE', KEYS[2], ARGV[2] .. '-0', ARGV[3] .. '-0', 'COUNT', ARGV[4])
 `)
@@ -161,7 +203,7 @@ return redis.call('XRANGE', KEYS[2], ARGV[2] .. '-0', ARGV[3] .. '-0', 'COUNT', 
 //	KEYS[1] meta  ARGV[1] expected epoch  ARGV[2] new epoch
 //
 // Returns 1 if replaced.
-var bumpScript = redis.NewScript(`
+var bumpScript = newScript(`
 if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'e', ARGV[2])
   return 1

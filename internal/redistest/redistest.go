@@ -41,6 +41,12 @@ type Server struct {
 	dir  string
 	port int
 
+	// extra are more redis-server arguments (cluster mode).
+	extra []string
+	// conf, when set, is a Sentinel configuration file: the process runs
+	// as "redis-server <conf> --sentinel" instead.
+	conf string
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	waited chan struct{}
@@ -67,21 +73,38 @@ func Require(t testing.TB) string {
 // Start starts a private redis-server; it is killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Require(t), dir: t.TempDir()}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), port: freePorts(t, 1)[0]}
+	s.startAdmin()
 	s.Start()
+	return s
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago
+// (every listener is held until all are taken, so they differ).
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// startAdmin creates the admin client (it connects lazily) and registers
+// the cleanup that closes it and kills the server; it runs before the
+// first Start, so that a test failing halfway leaves no process behind.
+func (s *Server) startAdmin() {
 	s.Admin = redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DisableIdentity: true, ContextTimeoutEnabled: true,
 		ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		s.Admin.Close()
 		s.Kill()
 	})
-	return s
 }
 
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
@@ -97,9 +120,7 @@ func (s *Server) Start() {
 	}
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
-		cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", s.dir, "--protected-mode", "no",
-			"--logfile", filepath.Join(s.dir, "redis.log"))
+		cmd := exec.Command(s.bin, s.args()...)
 		if err = cmd.Start(); err != nil {
 			s.t.Fatalf("starting redis-server: %v", err)
 		}
@@ -114,6 +135,16 @@ func (s *Server) Start() {
 		time.Sleep(100 * time.Millisecond) // the port may still be held
 	}
 	s.t.Fatalf("redis-server on %s did not answer PING: %v\n%s", s.Addr(), err, s.logTail())
+}
+
+// args are the process's arguments.
+func (s *Server) args() []string {
+	if s.conf != "" {
+		return []string{s.conf, "--sentinel"}
+	}
+	return append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--protected-mode", "no",
+		"--logfile", filepath.Join(s.dir, "redis.log")}, s.extra...)
 }
 
 func (s *Server) logTail() string {
