@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -30,7 +31,18 @@ type ingester interface {
 	Stop() error
 }
 
-type pooledIngester struct{ ingester }
+// pooledIngester starts its ingester once, however many handlers and
+// configs share it.
+type pooledIngester struct {
+	ingester
+	once *sync.Once
+}
+
+func (p pooledIngester) start() error {
+	var err error
+	p.once.Do(func() { err = p.Start(context.Background()) })
+	return err
+}
 
 func (p pooledIngester) Destruct() error { return p.Stop() }
 
@@ -46,14 +58,14 @@ func (h *Handler) loadIngesters() error {
 			key = fmt.Sprintf("redisx|%s|%s|%s", h.RedisURL, h.RedisxStream, h.engineKey)
 			build = func() (ingester, error) {
 				return pubsub.NewStreamIngester(pubsub.StreamIngesterOptions{
-					URL: h.RedisURL, Stream: h.RedisxStream, Logger: h.logger.Named("redisx"),
+					URL: h.RedisURL, Stream: h.RedisxStream, Logger: caddy.Log().Named("http.handlers.anycable_sse.redisx"),
 				}, h.engine.ingest)
 			}
 		case adapterRedis:
 			key = fmt.Sprintf("redis|%s|%s|%s", h.RedisURL, h.RedisChannel, h.engineKey)
 			build = func() (ingester, error) {
 				return pubsub.NewPubSubIngester(pubsub.PubSubIngesterOptions{
-					URL: h.RedisURL, Channel: h.RedisChannel, Logger: h.logger.Named("redis_pubsub"),
+					URL: h.RedisURL, Channel: h.RedisChannel, Logger: caddy.Log().Named("http.handlers.anycable_sse.redis_pubsub"),
 				}, h.engine.ingest)
 			}
 		}
@@ -62,22 +74,25 @@ func (h *Handler) loadIngesters() error {
 			if err != nil {
 				return nil, err
 			}
-			return pooledIngester{ing}, nil
+			return pooledIngester{ingester: ing, once: new(sync.Once)}, nil
 		})
 		if err != nil {
 			return fmt.Errorf("broadcast_adapter %s: %w", a, err)
 		}
 		h.ingesterKeys = append(h.ingesterKeys, key)
-		h.ingesters = append(h.ingesters, val.(pooledIngester).ingester)
+		h.ingesters = append(h.ingesters, val.(pooledIngester))
 	}
 	return nil
 }
 
-// startIngesters runs on the "started" event; Start is idempotent, so an
-// ingester kept across a reload just goes on.
-func (h *Handler) startIngesters() {
+// started runs on Caddy's "started" event, which only a config that really
+// runs emits (never `caddy validate`, never a rejected reload): the history
+// settings go into the engine and the Redis adapters start (once; an
+// ingester kept across a reload just goes on).
+func (h *Handler) started() {
+	h.applyLimits()
 	for _, ing := range h.ingesters {
-		if err := ing.Start(context.Background()); err != nil {
+		if err := ing.start(); err != nil {
 			h.logger.Error("starting a broadcast adapter", zap.Error(err))
 		}
 	}
@@ -119,9 +134,7 @@ func (e *engine) ingest(ctx context.Context, payload []byte) error {
 			}
 			return err
 		}
-		if e.metrics != nil {
-			e.metrics.broadcasts.Inc()
-		}
+		e.metrics.broadcasts.Inc()
 	}
 	return nil
 }
@@ -139,6 +152,10 @@ func (h *Handler) validateAdapters() error {
 			return fmt.Errorf("broadcast_adapter: %q listed twice", a)
 		}
 		seen[a] = true
+	}
+	if seen[adapterRedisX] && h.Broker.Type != "redis" {
+		h.logger.Warn("broadcast_adapter redisx with the memory broker: each node takes a share of the broadcasts, " +
+			"so with several nodes every client misses the others' share; use broker redis beyond one node")
 	}
 	if seen[adapterRedis] && h.Broker.Type == "redis" {
 		// Every node receives every pub/sub message; with a shared broker

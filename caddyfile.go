@@ -40,7 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    turbo_streams_secret  <secret...>
 //	    turbo_secret_key_base <secret_key_base>
 //	    ping_interval         <duration>      # default 3s; 0 disables
-//	    broker                memory | redis [<url>] { prefix <prefix> }
+//	    broker                memory | redis [<url>] { prefix <prefix> }  # same broker and prefix: shared streams
 //	    redis_url             <url>           # default redis://localhost:6379
 //	    broadcast_adapter     <http|redisx|redis...> # default http
 //	    redisx_stream         <key>           # default __anycable__
@@ -220,7 +220,16 @@ func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
-		h.Broker = &BrokerConfig{Type: "memory"}
+		b := &BrokerConfig{Type: "memory"}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			if d.Val() != "prefix" {
+				return d.Errf("broker memory: unrecognized option %q (known: prefix)", d.Val())
+			}
+			if err := oneArg(d, &b.Prefix); err != nil {
+				return err
+			}
+		}
+		h.Broker = b
 		return nil
 	case "redis":
 		b := &BrokerConfig{Type: "redis"}

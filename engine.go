@@ -2,7 +2,9 @@ package anycablesse
 
 import (
 	"fmt"
+	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -49,13 +51,42 @@ func writerCount() int {
 
 // engineKey identifies a broker: the key must not include tunables, or a
 // changed tunable would build a second broker beside the first on reload.
+// Handlers with the same key share streams, history and connections; the
+// prefix keeps sites apart (memory brokers included).
 func (b *BrokerConfig) engineKey() string {
 	switch b.Type {
 	case "", "memory":
-		return "memory"
+		return "memory|" + b.Prefix
 	default:
 		return fmt.Sprintf("%s|%s|%s", b.Type, b.URL, b.Prefix)
 	}
+}
+
+// logName is the broker as logs may show it: no password.
+func (b *BrokerConfig) logName() string {
+	switch b.Type {
+	case "", "memory":
+		if b.Prefix != "" {
+			return "memory (prefix " + b.Prefix + ")"
+		}
+		return "memory"
+	default:
+		return fmt.Sprintf("%s %s (prefix %s)", b.Type, redactURL(b.URL), b.Prefix)
+	}
+}
+
+// redactURL hides the password of a URL (or of each URL in a list).
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // loadEngine returns the engine for the handler's broker, building it on
@@ -70,11 +101,13 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb}, nil
+			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb, metrics: initMetrics()}, nil
 		case "redis":
 			rb, err := pubsub.NewRedisBroker(pubsub.RedisOptions{
 				URL: h.Broker.URL, Prefix: h.Broker.Prefix, HistoryLimit: limit, HistoryTTL: ttl,
-				Logger: h.logger.Named("redis"),
+				// Pooled objects outlive this config: log through Caddy's
+				// current default logger, not this config's.
+				Logger: caddy.Log().Named("http.handlers.anycable_sse.redis"),
 			})
 			if err != nil {
 				return nil, err
@@ -83,7 +116,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb}, nil
+			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb, metrics: initMetrics()}, nil
 		default:
 			return nil, fmt.Errorf("unsupported broker %q", h.Broker.Type)
 		}
@@ -91,13 +124,18 @@ func (h *Handler) loadEngine() (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := val.(*engine)
-	e.metrics = h.metrics
-	if e.memory != nil {
-		e.memory.SetLimits(limit, ttl)
+	return val.(*engine), nil
+}
+
+// applyLimits pushes the handler's history settings into the engine. It
+// runs when the config has started, so a reload that Caddy rejects never
+// changes the running engine.
+func (h *Handler) applyLimits() {
+	limit, ttl := h.HistoryLimit, time.Duration(h.HistoryTTL)
+	if h.engine.memory != nil {
+		h.engine.memory.SetLimits(limit, ttl)
 	}
-	if e.redis != nil {
-		e.redis.SetLimits(limit, ttl)
+	if h.engine.redis != nil {
+		h.engine.redis.SetLimits(limit, ttl)
 	}
-	return e, nil
 }

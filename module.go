@@ -178,7 +178,7 @@ type Handler struct {
 	engine       *engine
 	engineKey    string
 	ingesterKeys []string
-	ingesters    []ingester
+	ingesters    []pooledIngester
 	broadcastKey string
 	// openBroadcast: public mode confirmed that any client may publish.
 	openBroadcast bool
@@ -285,6 +285,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 
+	h.RedisURL = resolve(h.RedisURL)
+	h.Broker.URL = resolve(h.Broker.URL)
 	if err := h.validateAdapters(); err != nil {
 		return err
 	}
@@ -457,7 +459,7 @@ func (h *Handler) hookShutdown(ctx caddy.Context) error {
 		return err
 	}
 	// Redis adapters start only when the config really runs.
-	return events.On("started", eventHandler(h.startIngesters))
+	return events.On("started", eventHandler(h.started))
 }
 
 type eventHandler func()
@@ -471,7 +473,7 @@ func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
 	fields := []zap.Field{
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
-		zap.String("broker", h.engineKey),
+		zap.String("broker", h.Broker.logName()),
 		zap.Bool("public_streams", h.PublicStreams || h.Public),
 		zap.Bool("jwt", len(h.JWTSecrets) > 0 || h.Secret != ""),
 		zap.Bool("noauth", h.NoAuth || h.Public),

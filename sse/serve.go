@@ -221,7 +221,9 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 	sess.registered = true
 	if !s.adopt(sess.conn) {
-		s.refuse(w, r, http.StatusServiceUnavailable, "configuration replaced", sess.conn.sid)
+		// This config was replaced and its streams sent away: so is this
+		// one, to the new config (a 503 would stop EventSource for good).
+		s.restartNow(w, req.raw, 0)
 		return
 	}
 	if status, reason := sess.handshake(r.Context(), req); status != http.StatusOK {
