@@ -207,7 +207,43 @@ func (s *StreamIngester) run(ctx context.Context) {
 	startID := "$"
 	claimFrom := "0-0"
 	var lastClaim time.Time
+	// backlog: an entry had to be retried; this consumer's own pending
+	// entries are replayed, in order, before anything new is read, so that
+	// nothing overtakes the entry that failed.
+	backlog := false
 	for ctx.Err() == nil {
+		if ready && backlog {
+			res, err := s.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, "0"}, Count: int64(s.count),
+			}).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				if isNoGroup(err) {
+					ready, startID, claimFrom, backlog = false, "0", "0-0", false
+					continue
+				}
+				if !fail("replaying pending entries", err) {
+					return
+				}
+				continue
+			}
+			pending := 0
+			retry := false
+			for _, st := range res {
+				pending += len(st.Messages)
+				retry = retry || s.process(ctx, st.Messages)
+			}
+			if retry {
+				if !sleep(ctx, bo.next()) {
+					return
+				}
+				continue
+			}
+			if pending == 0 {
+				backlog = false
+				bo.reset()
+			}
+			continue
+		}
 		if !ready {
 			err := s.client.XGroupCreateMkStream(ctx, s.stream, s.group, startID).Err()
 			if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
@@ -238,7 +274,10 @@ func (s *StreamIngester) run(ctx context.Context) {
 				claimFrom = "0-0"
 				lastClaim = time.Now()
 			}
-			s.process(ctx, msgs)
+			if s.process(ctx, msgs) {
+				backlog = true
+				continue
+			}
 			if claimFrom != "0-0" {
 				continue // more pending entries to look at
 			}
@@ -269,7 +308,10 @@ func (s *StreamIngester) run(ctx context.Context) {
 		}
 		bo.reset()
 		for _, st := range res {
-			s.process(ctx, st.Messages)
+			if s.process(ctx, st.Messages) {
+				backlog = true
+				break
+			}
 		}
 	}
 }
@@ -310,7 +352,12 @@ func isNoGroup(err error) bool {
 }
 
 // process handles entries in order and acknowledges the finished ones.
-func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) {
+//
+// It stops at the first entry that must be retried (the broker could not
+// store it), so that later entries are not published before it: it reports
+// that, and the caller then replays its own pending entries, in order,
+// before it reads new ones.
+func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) (retry bool) {
 	var done []string
 	for _, m := range msgs {
 		if ctx.Err() != nil {
@@ -327,14 +374,15 @@ func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) {
 		if err := s.handle(hctx, []byte(payload)); err != nil {
 			if retryable(err) {
 				s.log.Warn("redisx: entry left pending for a retry", zap.String("id", m.ID), zap.Error(err))
-				continue
+				retry = true
+				break
 			}
 			s.log.Warn("redisx: entry dropped", zap.String("id", m.ID), zap.Error(err))
 		}
 		done = append(done, m.ID)
 	}
 	if len(done) == 0 {
-		return
+		return retry
 	}
 	// Acknowledge even if ctx ended: the handlers ran.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.block)
@@ -350,6 +398,7 @@ func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) {
 		// key keeps the retry from publishing twice.
 		s.log.Warn("redisx: acknowledging entries failed", zap.Int("entries", len(done)), zap.Error(err))
 	}
+	return retry
 }
 
 // PubSubIngesterOptions configures a PubSubIngester.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -439,5 +440,44 @@ func TestRedisIngestersLeaveNoGoroutines(t *testing.T) {
 	}
 	if _, err := NewStreamIngester(StreamIngesterOptions{URL: srv.URL()}, nil); err == nil {
 		t.Fatal("ingester without a handler")
+	}
+}
+
+// TestRedisxKeepsOrderAcrossARetry: when the broker cannot store an entry,
+// the entries after it wait: they are not published before it.
+func TestRedisxKeepsOrderAcrossARetry(t *testing.T) {
+	srv := startRedis(t)
+	var mu sync.Mutex
+	var published []string
+	failFirst := atomic.Bool{}
+	failFirst.Store(true)
+	handler := func(ctx context.Context, payload []byte) error {
+		p := string(payload)
+		if p == "1" && failFirst.CompareAndSwap(true, false) {
+			return fmt.Errorf("%w: broker briefly down", ErrUnavailable)
+		}
+		mu.Lock()
+		published = append(published, p)
+		mu.Unlock()
+		return nil
+	}
+	newStreamIngester(t, srv, StreamIngesterOptions{}, handler)
+	waitGroup(t, srv, "__anycable__")
+	// One XADD pipeline, so the three entries arrive in one read.
+	srv.Admin.Pipelined(context.Background(), func(p redis.Pipeliner) error {
+		for _, v := range []string{"1", "2", "3"} {
+			p.XAdd(context.Background(), &redis.XAddArgs{Stream: "__anycable__", Values: []string{"payload", v}})
+		}
+		return nil
+	})
+	eventually(t, 5*time.Second, "all three published", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(published) == 3
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(published, []string{"1", "2", "3"}) {
+		t.Fatalf("published %v, want [1 2 3]", published)
 	}
 }
