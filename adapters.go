@@ -114,8 +114,7 @@ func (e *engine) ingest(ctx context.Context, payload []byte) error {
 		return err
 	}
 	if cmd != nil {
-		e.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
-		return nil
+		return e.command(ctx, payload, cmd)
 	}
 	// A retried redisx entry must not publish twice: each publication of
 	// the entry carries its own idempotency key.

@@ -49,8 +49,10 @@ func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cmd != nil {
-		n := h.engine.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
-		h.logger.Debug("remote disconnect", zap.Int("connections", n), zap.Bool("reconnect", cmd.Reconnect))
+		if err := h.engine.command(r.Context(), body, cmd); err != nil {
+			h.refuseBroadcast(w, r, http.StatusServiceUnavailable, "broker: "+err.Error())
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
 		return
 	}

@@ -61,6 +61,18 @@ func TestTwoNodesShareRedis(t *testing.T) {
 		t.Fatalf("offsets: %v", idsA)
 	}
 
+	// A remote disconnect sent to node a ends a session that lives on node
+	// b: commands reach every node.
+	victim := b.subscribe(t, "stream=fleet", "")
+	victim.mustNext()
+	victim.mustNext()
+	if s := a.broadcast(t, `{"command":"disconnect","payload":{"identifier":"{\"sid\":\"`+sidOf(t, victim)+`\"}","reconnect":false}}`); s != 201 {
+		t.Fatalf("remote disconnect: %d", s)
+	}
+	if ev := victim.mustNext(); ev.Event != "disconnect" || !strings.Contains(ev.Data, `"reason":"remote"`) {
+		t.Fatalf("remote disconnect across nodes: %+v", ev)
+	}
+
 	// Node a dies; its client resumes on b with its last id.
 	a.kill()
 	ca.waitEnd(5 * time.Second)

@@ -1,6 +1,7 @@
 package anycablesse
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
@@ -116,7 +118,9 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb, metrics: initMetrics()}, nil
+			e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb, metrics: initMetrics()}
+			rb.OnCommand(e.runCommand)
+			return e, nil
 		default:
 			return nil, fmt.Errorf("unsupported broker %q", h.Broker.Type)
 		}
@@ -138,4 +142,29 @@ func (h *Handler) applyLimits() {
 	if h.engine.redis != nil {
 		h.engine.redis.SetLimits(limit, ttl)
 	}
+}
+
+// command carries out a remote command (AnyCable's disconnect) from a
+// broadcast. With the Redis broker it goes to every node, this one included,
+// because the connections it names may be anywhere in the fleet.
+func (e *engine) command(ctx context.Context, raw []byte, cmd *protocol.RemoteCommand) error {
+	if e.redis == nil {
+		e.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
+		return nil
+	}
+	if err := e.redis.PublishCommand(ctx, raw); err != nil {
+		// The fleet could not be told; this node at least acts on it.
+		e.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
+		return err
+	}
+	return nil
+}
+
+// runCommand acts on a command another node (or this one) published.
+func (e *engine) runCommand(payload []byte) {
+	_, cmd, err := protocol.ParseBroadcast(payload, protocol.BroadcastLimits{MaxStreamLen: defaultMaxStreamName})
+	if err != nil || cmd == nil {
+		return
+	}
+	e.registry.DisconnectIdentifiers(cmd.Identifier, cmd.Reconnect)
 }
