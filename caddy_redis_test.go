@@ -1,9 +1,14 @@
 package anycablesse
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/cableway/caddy-anycable-sse/internal/redistest"
 )
@@ -153,5 +158,62 @@ func TestRedisFaultsThroughCaddy(t *testing.T) {
 	r.mustNext()
 	if ev := r.mustNext(); ev.Event != "reject_history" {
 		t.Fatalf("old id after data loss: %+v", ev)
+	}
+}
+
+// The redisx adapter starts only when a config really runs: `caddy
+// validate` creates no consumer group (it must never consume broadcasts),
+// and a reload keeps the one consumer, which goes on reading.
+func TestRedisxLifecycle(t *testing.T) {
+	redistest.Quiet()
+	srv := redistest.Start(t)
+	site := func(stream, extra string) string {
+		return `
+	anycable_sse {
+		public_streams
+		broker redis ` + srv.URL() + `
+		redis_url ` + srv.URL() + `
+		broadcast_adapter redisx
+		redisx_stream ` + stream + `
+		` + extra + `
+	}`
+	}
+
+	// Validate only.
+	cf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\nhttp://127.0.0.1:%d {\n%s\n}\n", freePort(), site("validated_only", ""))
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(adapted, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := srv.Do("EXISTS", "validated_only"); n != int64(0) {
+		t.Fatalf("caddy validate created the redisx stream/group (EXISTS=%v)", n)
+	}
+
+	// Run, reload, and check one consumer keeps reading.
+	loadCaddy(t, site("rx_life", "ping_interval 3s"))
+	c := subscribe(t, "stream=life")
+	c.mustNext()
+	c.mustNext()
+	srv.Do("XADD", "rx_life", "*", "payload", `{"stream":"life","data":"before"}`)
+	if ev := c.mustNext(); ev.Data != "before" {
+		t.Fatalf("%+v", ev)
+	}
+	loadCaddy(t, site("rx_life", "ping_interval 4s"))
+	srv.Do("XADD", "rx_life", "*", "payload", `{"stream":"life","data":"after"}`)
+	if ev := c.mustNext(); ev.Data != "after" {
+		t.Fatalf("after reload: %+v", ev)
+	}
+	c.expectNone(300 * time.Millisecond)
+	consumers, _ := srv.Do("XINFO", "CONSUMERS", "rx_life", "bx").([]any)
+	if len(consumers) != 1 {
+		t.Fatalf("%d consumers after a reload, want the one kept", len(consumers))
 	}
 }
