@@ -253,6 +253,7 @@ func (s *StreamIngester) run(ctx context.Context) {
 				continue
 			}
 			ready = true
+			s.removeStaleConsumers(ctx)
 		}
 		if time.Since(lastClaim) >= s.block {
 			msgs, next, err := s.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -312,6 +313,29 @@ func (s *StreamIngester) run(ctx context.Context) {
 				backlog = true
 				break
 			}
+		}
+	}
+}
+
+// staleConsumerIdle is how long a consumer with nothing pending must have
+// been silent before it is removed from the group: a live node reads every
+// BlockTimeout, so only nodes that are gone stay silent this long.
+var staleConsumerIdle = time.Hour
+
+// removeStaleConsumers deletes consumers that crashed nodes left in the
+// group (AnyCable leaves them forever). One with pending entries is kept:
+// its entries are claimed by the live nodes first.
+func (s *StreamIngester) removeStaleConsumers(ctx context.Context) {
+	consumers, err := s.client.XInfoConsumers(ctx, s.stream, s.group).Result()
+	if err != nil {
+		return
+	}
+	for _, c := range consumers {
+		if c.Name == s.consumer || c.Pending > 0 || c.Idle < staleConsumerIdle {
+			continue
+		}
+		if err := s.client.XGroupDelConsumer(ctx, s.stream, s.group, c.Name).Err(); err == nil {
+			s.log.Info("redisx: removed a consumer left by a node that is gone", zap.String("consumer", c.Name))
 		}
 	}
 }

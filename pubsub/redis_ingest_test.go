@@ -481,3 +481,31 @@ func TestRedisxKeepsOrderAcrossARetry(t *testing.T) {
 		t.Fatalf("published %v, want [1 2 3]", published)
 	}
 }
+
+// TestRedisxRemovesStaleConsumers: consumers that crashed nodes left behind
+// are removed once silent long enough, unless they still own entries.
+func TestRedisxRemovesStaleConsumers(t *testing.T) {
+	old := staleConsumerIdle
+	staleConsumerIdle = 200 * time.Millisecond
+	defer func() { staleConsumerIdle = old }()
+	srv := startRedis(t)
+	ctx := context.Background()
+	if err := srv.Admin.XGroupCreateMkStream(ctx, "__anycable__", "bx", "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Admin.XGroupCreateConsumer(ctx, "__anycable__", "bx", "ghost-idle")
+	// A ghost that still owns an entry.
+	railsXAdd(t, srv, "__anycable__", "payload", "owned")
+	srv.Admin.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "bx", Consumer: "ghost-owner", Streams: []string{"__anycable__", ">"}, Count: 1})
+	time.Sleep(300 * time.Millisecond)
+	l := newIngestLog()
+	newStreamIngester(t, srv, StreamIngesterOptions{ClaimIdle: time.Hour}, l.handler("a"))
+	eventually(t, 5*time.Second, "the idle ghost removed", func() bool {
+		cs, _ := srv.Admin.XInfoConsumers(ctx, "__anycable__", "bx").Result()
+		names := map[string]bool{}
+		for _, c := range cs {
+			names[c.Name] = true
+		}
+		return !names["ghost-idle"] && names["ghost-owner"]
+	})
+}
