@@ -732,22 +732,30 @@ func TestHubRandomisedJoinLeave(t *testing.T) {
 	for _, st := range streams {
 		tops[st] = snapshot(t, mb, st, HistoryRequest{}).Top.Offset
 	}
+	checkRandomised(t, subs, tops, published.Load(), func(int) *Hub { return h },
+		fmt.Sprintf("published %d (+%d transient) on %d streams; %d subscribers", published.Load(), transients.Load(), nStreams, nSubs))
+}
+
+// checkRandomised resumes every subscriber once more (on hubFor(i)) and
+// asserts that each received every offset after its first position up to
+// the stream's top, once and in order; then it logs the counts.
+func checkRandomised(t *testing.T, subs []*randSub, tops map[string]uint64, published int64, hubFor func(i int) *Hub, summary string) {
+	t.Helper()
 	var received, joins, resets, transientsGot, pairs, live, history int
-	for _, r := range subs {
+	for i, r := range subs {
 		for st := range r.epoch {
-			r.session(h, st, nil)
+			r.session(hubFor(i), st, nil)
 		}
 		for st, rec := range r.rec {
 			pairs++
 			start := r.start[st]
 			if want := seq(start+1, tops[st]); !slices.Equal(rec, want) {
-				// Find the first difference for the message.
-				i := 0
-				for i < len(rec) && i < len(want) && rec[i] == want[i] {
-					i++
+				j := 0
+				for j < len(rec) && j < len(want) && rec[j] == want[j] {
+					j++
 				}
 				t.Errorf("%s on %s: %d offsets from %d, want %d..%d; first difference at index %d (%v)",
-					r.sid, st, len(rec), start, start+1, tops[st], i, rec[max(0, i-2):min(len(rec), i+3)])
+					r.sid, st, len(rec), start, start+1, tops[st], j, rec[max(0, j-2):min(len(rec), j+3)])
 			}
 			received += len(rec)
 		}
@@ -761,9 +769,9 @@ func TestHubRandomisedJoinLeave(t *testing.T) {
 	for _, top := range tops {
 		total += top
 	}
-	if total != uint64(published.Load()) {
-		t.Errorf("streams hold %d offsets, %d were published", total, published.Load())
+	if total != uint64(published) {
+		t.Errorf("streams hold %d offsets, %d were published", total, published)
 	}
-	t.Logf("published %d (+%d transient) on %d streams; %d subscribers, %d joins, %d (subscriber, stream) records, %d numbered messages received (%d live, %d from history), %d transient received, %d resets",
-		published.Load(), transients.Load(), nStreams, nSubs, joins, pairs, received, live, history, transientsGot, resets)
+	t.Logf("%s: %d joins, %d (subscriber, stream) records, %d numbered messages received (%d live, %d from history), %d transient received, %d resets",
+		summary, joins, pairs, received, live, history, transientsGot, resets)
 }

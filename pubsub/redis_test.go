@@ -477,37 +477,7 @@ func TestRedisRandomisedTwoNodes(t *testing.T) {
 	for _, st := range streams {
 		tops[st] = snapshot(t, hubs[0].Broker(), st, HistoryRequest{}).Top.Offset
 	}
-	var received, joins, resets, transientsGot, pairs, live, history int
-	for i, r := range subs {
-		for st := range r.epoch {
-			r.session(hubs[i%2], st, nil)
-		}
-		for st, rec := range r.rec {
-			pairs++
-			start := r.start[st]
-			if want := seq(start+1, tops[st]); !slices.Equal(rec, want) {
-				j := 0
-				for j < len(rec) && j < len(want) && rec[j] == want[j] {
-					j++
-				}
-				t.Errorf("%s on %s: %d offsets from %d, want %d..%d; first difference at index %d (%v)",
-					r.sid, st, len(rec), start, start+1, tops[st], j, rec[max(0, j-2):min(len(rec), j+3)])
-			}
-			received += len(rec)
-		}
-		joins += r.joins
-		live += r.live
-		history += r.history
-		resets += r.resets
-		transientsGot += r.transient
-	}
-	var total uint64
-	for _, top := range tops {
-		total += top
-	}
-	if total != uint64(published.Load()) {
-		t.Errorf("streams hold %d offsets, %d were published", total, published.Load())
-	}
-	t.Logf("published %d (+%d transient) on %d streams through 2 nodes; %d subscribers, %d joins (%d node switches), %d (subscriber, stream) records, %d numbered messages received (%d live, %d from history), %d transient received, %d resets, 0 lost, 0 duplicated",
-		published.Load(), transients.Load(), nStreams, nSubs, joins, switches.Load(), pairs, received, live, history, transientsGot, resets)
+	checkRandomised(t, subs, tops, published.Load(), func(i int) *Hub { return hubs[i%2] },
+		fmt.Sprintf("published %d (+%d transient) on %d streams through 2 nodes; %d subscribers, %d node switches",
+			published.Load(), transients.Load(), nStreams, nSubs, switches.Load()))
 }
