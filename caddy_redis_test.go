@@ -3,6 +3,8 @@ package anycablesse
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +102,7 @@ func TestTwoNodesShareRedis(t *testing.T) {
 func TestRedisFaultsThroughCaddy(t *testing.T) {
 	redistest.Quiet()
 	srv := redistest.Start(t)
-	n := startNode(t, redisSite(srv.URL()))
+	n := startNode(t, redisSite(srv.URL())+"\n\tmetrics /metrics")
 	c := n.subscribe(t, "stream=f", "")
 	c.mustNext()
 	c.mustNext()
@@ -134,6 +136,29 @@ func TestRedisFaultsThroughCaddy(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no pings while Redis is down (%d)", pings)
 		}
+	}
+
+	// The node reports that it cannot read Redis.
+	failing := func() string {
+		resp, err := http.Get(n.url("/metrics"))
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "caddy_anycable_sse_redis_failing_readers ") {
+				return strings.TrimPrefix(line, "caddy_anycable_sse_redis_failing_readers ")
+			}
+		}
+		return "missing"
+	}
+	deadlineF := time.Now().Add(8 * time.Second)
+	for failing() == "0" || failing() == "missing" {
+		if time.Now().After(deadlineF) {
+			t.Fatalf("redis_failing_readers = %s while Redis is down", failing())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	srv.Start() // no persistence: the data is gone, epochs change

@@ -31,6 +31,7 @@ type promMetrics struct {
 	rpcDuration   *prometheus.HistogramVec
 	rpcErrors     *prometheus.CounterVec
 	brokerErrors  *prometheus.CounterVec
+	redisStats    prometheus.Collector
 }
 
 func initMetrics() *promMetrics {
@@ -59,6 +60,12 @@ func initMetrics() *promMetrics {
 				Name: "rpc_errors_total", Help: "AnyCable RPC calls that failed, by method and kind."}, []string{"method", "kind"}),
 			brokerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 				Name: "broker_errors_total", Help: "Broker operations that failed."}, []string{"op"}),
+			redisStats: redisCollector{
+				failing: prometheus.NewDesc(ns+"_"+sub+"_redis_failing_readers", "Bus partitions whose reader cannot read Redis now (non-zero: this node misses broadcasts).", nil, nil),
+				errors:  prometheus.NewDesc(ns+"_"+sub+"_redis_bus_errors_total", "Failed bus reads and checks.", nil, nil),
+				resyncs: prometheus.NewDesc(ns+"_"+sub+"_redis_resyncs_total", "Bus partitions resynchronised from history.", nil, nil),
+				regress: prometheus.NewDesc(ns+"_"+sub+"_redis_regressions_total", "Epochs replaced because Redis lost writes.", nil, nil),
+			},
 		}
 	})
 	return metrics
@@ -66,7 +73,7 @@ func initMetrics() *promMetrics {
 
 func (m *promMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.connections, m.connTotal, m.refused, m.subscriptions, m.broadcasts,
-		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors}
+		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.redisStats}
 }
 
 // register adds the collectors to a config's registry; a second handler in
@@ -108,4 +115,35 @@ func (m *promMetrics) RPC(method string, d time.Duration, err error) {
 		}
 		m.rpcErrors.WithLabelValues(method, kind).Inc()
 	}
+}
+
+// redisCollector reports the Redis brokers' own counters, summed over the
+// engines of the process, when scraped.
+type redisCollector struct {
+	failing, errors, resyncs, regress *prometheus.Desc
+}
+
+func (c redisCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.failing
+	ch <- c.errors
+	ch <- c.resyncs
+	ch <- c.regress
+}
+
+func (c redisCollector) Collect(ch chan<- prometheus.Metric) {
+	var failing, errs, resyncs, regress float64
+	engines.Range(func(_, v any) bool {
+		if e, ok := v.(*engine); ok && e.redis != nil {
+			st := e.redis.Stats()
+			failing += float64(st.FailingReaders)
+			errs += float64(st.BusErrors)
+			resyncs += float64(st.Resyncs)
+			regress += float64(st.Regressions)
+		}
+		return true
+	})
+	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing)
+	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, errs)
+	ch <- prometheus.MustNewConstMetric(c.resyncs, prometheus.CounterValue, resyncs)
+	ch <- prometheus.MustNewConstMetric(c.regress, prometheus.CounterValue, regress)
 }
