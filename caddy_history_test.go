@@ -1,6 +1,7 @@
 package anycablesse
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -368,5 +369,46 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 	}
 	if reconnects.Load() < clients {
 		t.Fatalf("too few reconnects to mean anything: %d", reconnects.Load())
+	}
+}
+
+// POST clients resume through the history field of each command (they
+// cannot send Last-Event-ID): every stream from its own position.
+func TestPostHistoryResume(t *testing.T) {
+	loadCaddy(t, historySite)
+	ida := lastID(t, "pa") // offset 1
+	idb := lastID(t, "pb")
+	ea, eb := strings.SplitN(ida, "/", 3)[1], strings.SplitN(idb, "/", 3)[1]
+	publishN(t, "pa", 2, 3)
+	publishN(t, "pb", 2, 2)
+	body := fmt.Sprintf(`{"identifier":"{\"channel\":\"$pubsub\",\"stream_name\":\"pa\"}","history":{"streams":{"pa":{"offset":1,"epoch":%q}}}}`, ea) + "\n" +
+		fmt.Sprintf(`{"identifier":"{\"channel\":\"$pubsub\",\"stream_name\":\"pb\"}","history":{"streams":{"pb":{"epoch":%q,"offset":1}}}}`, eb)
+	c := openStream(t, http.MethodPost, "/events", body, nil)
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	var got []string
+	confirms := 0
+	for confirms < 2 {
+		ev := c.mustNext()
+		switch {
+		case ev.Event == "confirm_history":
+			confirms++
+		case ev.Event == "reject_history":
+			t.Fatalf("history rejected: %+v", ev)
+		case ev.Event == "":
+			var m struct {
+				Stream  string          `json:"stream_id"`
+				Offset  int             `json:"offset"`
+				Message json.RawMessage `json:"message"`
+			}
+			if err := json.Unmarshal([]byte(ev.Data), &m); err != nil {
+				t.Fatalf("%q: %v", ev.Data, err)
+			}
+			got = append(got, fmt.Sprintf("%s/%d", m.Stream, m.Offset))
+		}
+	}
+	if strings.Join(got, " ") != "pa/2 pa/3 pb/2" {
+		t.Fatalf("recovered %v", got)
 	}
 }
