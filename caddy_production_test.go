@@ -45,7 +45,9 @@ const metricsSite = `
 
 func TestMetricsSurviveReload(t *testing.T) {
 	loadCaddy(t, metricsSite)
-	base := scrape(t, "caddy_anycable_sse_connections_open")
+	// Connections of earlier tests end asynchronously: start from zero.
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	base := 0.0
 	var cs []*sseClient
 	for i := 0; i < 3; i++ {
 		c := subscribe(t, "stream=m")
@@ -134,7 +136,8 @@ func TestSlowClientIsDropped(t *testing.T) {
 	// The broker keeps the 200 messages as history (~13 MB, needed for the
 	// resume below); beyond that the dropped client must hold nothing.
 	history := int64(200 * len(payload))
-	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > history+4<<20 {
+	// Unbounded, the queue would add the ~13 MB that the client never read.
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > history+8<<20 {
 		t.Fatalf("heap grew by %d bytes (history %d) for one slow client", grew, history)
 	}
 

@@ -1,0 +1,432 @@
+package sse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
+)
+
+// The handshake of one connection: authentication (JWT, noauth, the app's
+// connect), subscriptions ($pubsub and Turbo locally, channels through the
+// app), joining the streams with their history, and the end of the session
+// (the app's disconnect, exactly once).
+
+// session is one connection's handshake and authentication state: what the
+// app knows about it (identifiers, cstate, istate) and its subscriptions.
+type session struct {
+	srv  *Server
+	conn *Conn
+	env  protocol.Env
+
+	// rpcConnected: the app knows this connection (an RPC connect or
+	// subscribe succeeded), so it gets exactly one disconnect call.
+	rpcConnected bool
+	// token is the JWT the client sent (header X-<param> or ?<param>=).
+	token      string
+	cstate     map[string]string
+	istate     map[string]map[string]string
+	subscribed []string
+	registered bool
+	// closeAfter ends the stream right after the backlog (the app asked to
+	// disconnect while subscribing).
+	closeAfter bool
+}
+
+// resolved is one confirmed subscription and its streams.
+type resolved struct {
+	identifier string
+	streams    []string
+	history    *protocol.HistoryParams
+}
+
+// handshake authenticates, subscribes and queues the backlog. It returns 200
+// or the refusal status and reason.
+func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, string) {
+	s, c := ss.srv, ss.conn
+
+	// Every subscription has at least one stream: refuse an oversized POST
+	// before it costs the app one RPC per line.
+	if s.Opts.MaxStreams > 0 && len(req.commands) > s.Opts.MaxStreams {
+		return http.StatusBadRequest, "too many streams for one connection"
+	}
+	if status, reason := ss.authenticate(ctx); status != http.StatusOK {
+		return status, reason
+	}
+
+	var subs []resolved
+	for _, cmd := range req.commands {
+		streams, status, reason := ss.subscribe(ctx, cmd.identifier)
+		if status != http.StatusOK {
+			return status, reason
+		}
+		ss.subscribed = append(ss.subscribed, cmd.identifier)
+		subs = append(subs, resolved{identifier: cmd.identifier, streams: streams, history: cmd.history})
+	}
+
+	var known []string
+	for _, sub := range subs {
+		known = append(known, sub.streams...)
+	}
+	if s.Opts.MaxStreams > 0 && len(known) > s.Opts.MaxStreams {
+		return http.StatusBadRequest, "too many streams for one connection"
+	}
+	c.multi = len(known) > 1
+	var positions []protocol.StreamPosition
+	if req.lastID != "" {
+		var err error
+		positions, err = protocol.ParseLastEventID(req.lastID, known)
+		if err != nil {
+			return http.StatusBadRequest, "bad Last-Event-ID: " + err.Error()
+		}
+	}
+
+	for _, sub := range subs {
+		since := req.since
+		var subPositions []protocol.StreamPosition
+		if sub.history != nil {
+			since = sub.history.Since
+			for stream, p := range sub.history.Streams {
+				subPositions = append(subPositions, protocol.StreamPosition{Stream: stream, Epoch: p.Epoch, Offset: p.Offset})
+			}
+		} else {
+			subPositions = positions
+		}
+		// A history request that names no stream of this subscription is
+		// still answered with confirm_history, as AnyCable does.
+		requested := since > 0 || len(subPositions) > 0
+		if status, reason := ss.join(ctx, sub, subPositions, since, requested); status != http.StatusOK {
+			return status, reason
+		}
+	}
+	if ss.closeAfter {
+		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonUnauthorized, Reconnect: false, ForceReconnect: true})
+	}
+	if ce := s.Log.Check(zapcore.DebugLevel, "sse connection opened"); ce != nil {
+		ce.Write(zap.String("sid", c.sid), zap.Strings("subscriptions", ss.subscribed), zap.Strings("streams", known))
+	}
+	return http.StatusOK, ""
+}
+
+// join joins every stream of one subscription at the position asked, queues
+// the recovered history, then confirm_history or reject_history.
+func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.StreamPosition, since int64, asked bool) (int, string) {
+	s, c := ss.srv, ss.conn
+	rejected := false
+	for _, stream := range sub.streams {
+		hreq := pubsub.HistoryRequest{Since: since}
+		for _, p := range positions {
+			if p.Stream == stream {
+				hreq.From = &pubsub.Position{Epoch: p.Epoch, Offset: p.Offset}
+			}
+		}
+		subscription, snap, err := s.Hub.Join(ctx, c, sub.identifier, stream, hreq)
+		if err != nil {
+			s.Log.Warn("joining a stream failed", zap.String("sid", c.sid), zap.String("stream", stream), zap.Error(err))
+			return http.StatusServiceUnavailable, "broker unavailable"
+		}
+		c.subs = append(c.subs, subscription)
+		if c.multi {
+			c.mu.Lock()
+			c.setPositionLocked(stream, snap.Top.Epoch, snap.Top.Offset)
+			c.mu.Unlock()
+		}
+		switch snap.Status {
+		case pubsub.Recovered:
+			s.metrics().History("recovered")
+			for i := range snap.Messages {
+				c.Deliver(subscription, &pubsub.Delivery{Msg: snap.Messages[i]})
+			}
+		case pubsub.NotRecovered:
+			s.metrics().History("not_recovered")
+			rejected = true
+			if ce := s.Log.Check(zapcore.DebugLevel, "history not recovered"); ce != nil {
+				ce.Write(zap.String("sid", c.sid), zap.String("stream", stream), zap.String("reason", snap.Reason))
+			}
+		}
+		subscription.Release()
+	}
+	if asked && !c.raw {
+		t := protocol.TypeConfirmHistory
+		if rejected {
+			t = protocol.TypeRejectHistory
+		}
+		r := protocol.Reply{Type: t, Identifier: sub.identifier}
+		c.enqueue(AppendEvent(nil, t, r.AppendJSON(nil), "", 0))
+	}
+	return http.StatusOK, ""
+}
+
+// authenticate runs connect: through the app when rpc_url is set, otherwise
+// every connection is accepted with a server-generated welcome (public and
+// signed streams need no app).
+//
+// The order is AnyCable's: a JWT when one is given (or required), then
+// noauth, then the app. Without rpc_url, connections are accepted as with
+// noauth.
+func (ss *session) authenticate(ctx context.Context) (int, string) {
+	s, c := ss.srv, ss.conn
+	if s.Opts.JWT.Enabled() {
+		if ss.token != "" {
+			ids, err := s.Opts.JWT.Verify(ss.token, time.Now())
+			switch {
+			case errors.Is(err, protocol.ErrTokenExpired):
+				return http.StatusUnauthorized, "token_expired"
+			case errors.Is(err, protocol.ErrTokenNoIdentifiers):
+				return http.StatusBadRequest, "token has no string ext claim"
+			case err != nil:
+				return http.StatusUnauthorized, "invalid token"
+			}
+			ss.acceptLocally(ids)
+			return http.StatusOK, ""
+		}
+		if s.Opts.EnforceJWT {
+			return http.StatusUnauthorized, "token required"
+		}
+	}
+	if s.Opts.NoAuth || s.Opts.RPC == nil {
+		ss.acceptLocally(`{"sid":"` + c.sid + `"}`)
+		return http.StatusOK, ""
+	}
+	start := time.Now()
+	res, err := s.Opts.RPC.Connect(ctx, c.sid, &protocol.ConnectRequest{Env: ss.env})
+	s.metrics().RPC("connect", time.Since(start), err)
+	if err != nil {
+		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
+		return http.StatusBadRequest, "rpc connect error"
+	}
+	switch res.Status {
+	case protocol.StatusSuccess:
+	case protocol.StatusFailure:
+		return http.StatusUnauthorized, "unauthorized"
+	default:
+		return http.StatusBadRequest, "application error: " + res.ErrorMsg
+	}
+	ss.rpcConnected = true
+	c.setIdentifiers(res.Identifiers)
+	if res.Env != nil {
+		ss.cstate = mergeState(ss.cstate, res.Env.CState)
+	}
+	for _, t := range res.Transmissions {
+		ss.queueTransmission(t)
+	}
+	return http.StatusOK, ""
+}
+
+// acceptLocally authenticates without the app: the server writes the
+// welcome, with the sid as AnyCable does.
+func (ss *session) acceptLocally(identifiers string) {
+	ss.conn.setIdentifiers(identifiers)
+	ss.queueTyped(protocol.Reply{Type: protocol.TypeWelcome, Sid: ss.conn.sid})
+}
+
+// subscribe resolves one identifier to its streams: $pubsub (public or
+// signed) and Turbo streams locally, anything else through the app.
+func (ss *session) subscribe(ctx context.Context, identifier string) ([]string, int, string) {
+	s := ss.srv
+	for _, done := range ss.subscribed {
+		if done == identifier {
+			return nil, http.StatusBadRequest, "already subscribed: " + identifier
+		}
+	}
+	info, isJSON := protocol.ParseIdentifier(identifier)
+	local := isJSON && (info.Channel == protocol.ChannelPubSub ||
+		(info.Channel == protocol.ChannelTurbo && s.Opts.Turbo != nil && s.Opts.Turbo.Enabled()))
+	if !local {
+		return ss.subscribeRPC(ctx, identifier)
+	}
+	var stream string
+	switch {
+	case info.SignedStreamName != "":
+		v := s.Opts.Streams
+		if info.Channel == protocol.ChannelTurbo {
+			v = s.Opts.Turbo
+		}
+		if v == nil || !v.Enabled() {
+			return nil, http.StatusBadRequest, "signed streams need streams_secret"
+		}
+		name, err := v.Verify(info.SignedStreamName)
+		if err != nil {
+			return nil, http.StatusBadRequest, "signed stream rejected: " + err.Error()
+		}
+		stream = name
+	case info.Channel == protocol.ChannelPubSub && info.StreamName != "":
+		if !s.Opts.PublicStreams {
+			return nil, http.StatusBadRequest, "public streams are disabled"
+		}
+		stream = info.StreamName
+	default:
+		return nil, http.StatusBadRequest, "no stream in identifier"
+	}
+	if err := protocol.ValidStreamName(stream, s.Opts.MaxStreamName); err != nil {
+		return nil, http.StatusBadRequest, err.Error()
+	}
+	ss.queueTyped(protocol.Reply{Type: protocol.TypeConfirmSubscription, Identifier: identifier})
+	return []string{stream}, http.StatusOK, ""
+}
+
+func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]string, int, string) {
+	s, c := ss.srv, ss.conn
+	if s.Opts.RPC == nil {
+		return nil, http.StatusBadRequest, errNoRPC.Error()
+	}
+	env := ss.env
+	env.CState = ss.cstate
+	start := time.Now()
+	res, err := s.Opts.RPC.Command(ctx, c.sid, &protocol.CommandRequest{
+		Command:               "subscribe",
+		Identifier:            identifier,
+		ConnectionIdentifiers: c.Identifiers(),
+		Env:                   env,
+	})
+	s.metrics().RPC("command", time.Since(start), err)
+	if err != nil {
+		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
+		return nil, http.StatusBadRequest, "rpc subscribe error"
+	}
+	switch res.Status {
+	case protocol.StatusSuccess:
+	case protocol.StatusFailure:
+		return nil, http.StatusBadRequest, "subscription rejected"
+	default:
+		return nil, http.StatusBadRequest, "application error: " + res.ErrorMsg
+	}
+	ss.rpcConnected = true
+	if res.Env != nil {
+		ss.cstate = mergeState(ss.cstate, res.Env.CState)
+		if res.Env.IState != nil {
+			if ss.istate == nil {
+				ss.istate = make(map[string]map[string]string)
+			}
+			ss.istate[identifier] = mergeState(ss.istate[identifier], res.Env.IState)
+		}
+	}
+	for _, t := range res.Transmissions {
+		ss.queueTransmission(t)
+	}
+	var streams []string
+	if !res.StopStreams {
+		for _, st := range res.Streams {
+			if err := protocol.ValidStreamName(st, s.Opts.MaxStreamName); err != nil {
+				s.Log.Warn("app returned an invalid stream name", zap.String("sid", c.sid), zap.Error(err))
+				return nil, http.StatusBadRequest, "invalid stream from app"
+			}
+			if !contains(res.StoppedStreams, st) && !contains(streams, st) {
+				streams = append(streams, st)
+			}
+		}
+	}
+	if res.Disconnect {
+		ss.closeAfter = true
+	}
+	return streams, http.StatusOK, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeState merges an app's state update: an empty value deletes the key.
+func mergeState(dst, upd map[string]string) map[string]string {
+	if len(upd) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]string, len(upd))
+	}
+	for k, v := range upd {
+		if v == "" {
+			delete(dst, k)
+		} else {
+			dst[k] = v
+		}
+	}
+	return dst
+}
+
+// queueTyped queues a server-generated typed message (suppressed in raw mode).
+func (ss *session) queueTyped(r protocol.Reply) {
+	if ss.conn.raw {
+		return
+	}
+	ss.conn.enqueue(AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0))
+}
+
+// queueTransmission queues a message the app sent: typed ones as events,
+// data ones in the connection's data format. Anything that is not a JSON
+// object is dropped, as AnyCable does.
+func (ss *session) queueTransmission(t string) {
+	r, ok := protocol.ParseTransmission(t)
+	if !ok {
+		ss.srv.Log.Warn("dropping a transmission that is not a JSON object", zap.String("sid", ss.conn.sid))
+		return
+	}
+	if r.Type != "" {
+		ss.queueTyped(r)
+		return
+	}
+	var payload []byte
+	if ss.conn.mode == ModeGET {
+		payload = r.Message.AppendUnwrapped(nil)
+	} else {
+		payload = r.AppendJSON(nil)
+	}
+	ss.conn.enqueue(AppendEvent(nil, "", payload, "", 0))
+}
+
+// end releases everything the connection held and tells the app, exactly
+// once, that a connection it accepted is gone.
+func (ss *session) end() {
+	s, c := ss.srv, ss.conn
+	c.mu.Lock()
+	c.closeLocked(nil, "ended")
+	c.mu.Unlock()
+	for _, sub := range c.subs {
+		s.Hub.Leave(sub)
+	}
+	// Leave the registry last: process exit waits for it to empty, and
+	// the app's disconnect call must be made by then.
+	defer func() {
+		if ss.registered {
+			s.Registry.remove(c)
+			s.disown(c)
+		}
+	}()
+	if !ss.rpcConnected {
+		return
+	}
+	env := ss.env
+	env.CState = ss.cstate
+	if len(ss.istate) > 0 {
+		env.IState = make(map[string]string, len(ss.istate))
+		for id, st := range ss.istate {
+			b, _ := json.Marshal(st)
+			env.IState[id] = string(b)
+		}
+	}
+	// The request context is gone by now; the disconnect call gets its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	subs := ss.subscribed
+	if subs == nil {
+		subs = []string{}
+	}
+	start := time.Now()
+	_, err := s.Opts.RPC.Disconnect(ctx, c.sid, &protocol.DisconnectRequest{Identifiers: c.Identifiers(), Subscriptions: subs, Env: env})
+	s.metrics().RPC("disconnect", time.Since(start), err)
+	if err != nil {
+		s.Log.Warn("rpc disconnect failed", zap.String("sid", c.sid), zap.Error(err))
+	}
+}
