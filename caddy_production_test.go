@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
 )
 
 // scrape reads one sample of the module's metrics from the site's metrics
@@ -360,5 +363,29 @@ func TestShutdownWithThousandsOfStreams(t *testing.T) {
 	t.Logf("SIGTERM with %d open streams: exited in %v; %d got server_restart", n, took, restarted.Load())
 	if restarted.Load() != n {
 		t.Fatalf("%d of %d streams got disconnect server_restart", restarted.Load(), n)
+	}
+}
+
+// The helper subcommands print what the Rails side would produce.
+func TestSubcommands(t *testing.T) {
+	bin := buildCaddy(t)
+	out, err := exec.Command(bin, "anycable-sign-stream", "--secret", "s3cr3t", "chat/42").Output()
+	if err != nil || strings.TrimSpace(string(out)) != signedChat42 {
+		t.Fatalf("anycable-sign-stream: %q %v", out, err)
+	}
+	out, err = exec.Command(bin, "anycable-sign-stream", "--secret-key-base", "testsecret123", "board:1").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "ImJvYXJkOjEi--7eadb36517dd962e290a5c55daad0a9a3ae0aa9a26ae0e72b7f78ae7eb0d5a3d" {
+		t.Fatalf("anycable-sign-stream --secret-key-base: %q %v", out, err)
+	}
+	out, err = exec.Command(bin, "anycable-jwt", "--secret", "k", "--identifiers", `{"user_id":1}`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := protocol.NewJWTVerifier([][]byte{[]byte("k")}, 0).Verify(strings.TrimSpace(string(out)), time.Now())
+	if err != nil || ids != `{"user_id":1}` {
+		t.Fatalf("anycable-jwt token: %q %v", ids, err)
+	}
+	if err := exec.Command(bin, "anycable-sign-stream", "x").Run(); err == nil {
+		t.Fatal("signing without a secret succeeded")
 	}
 }
