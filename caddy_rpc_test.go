@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -438,5 +439,124 @@ func TestRPCRemoteAddrBehindTrustedProxy(t *testing.T) {
 	app.waitCalls(t, "connect")
 	if got := app.call("connect").Body["env"].(map[string]any)["headers"].(map[string]any)["REMOTE_ADDR"]; got != "203.0.113.9" {
 		t.Fatalf("REMOTE_ADDR = %v", got)
+	}
+}
+
+// Second-review cases of the handshake against anycable-go's behaviour.
+func TestRPCHandshakeEdgeCases(t *testing.T) {
+	var mu sync.Mutex
+	command := ""
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"u","transmissions":["{\"type\":\"welcome\\ninjected: x\"}","{\"identifier\":\"x\"}"]}`
+		case "command":
+			return 200, command
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "jwt_secret jk\n\t\tpublic_streams"))
+	setCommand := func(v string) {
+		mu.Lock()
+		command = v
+		mu.Unlock()
+	}
+
+	// "stop_all_streams; stream_for user": the stream the app names is followed.
+	setCommand(`{"status":1,"stop_streams":true,"stopped_streams":["ss1"],"streams":["ss1"]}`)
+	c := subscribe(t, "channel=Stops")
+	// A transmission whose type holds a line break is dropped (it would
+	// forge SSE fields); a data transmission without a message is "null".
+	if ev := c.mustNext(); ev.Event != "" || ev.Data != "null" {
+		t.Fatalf("first event: %+v (raw %q)", ev, c.Raw())
+	}
+	if strings.Contains(c.Raw(), "injected") {
+		t.Fatalf("transmission type injected a field: %q", c.Raw())
+	}
+	mustBroadcast(t, testKey, `{"stream":"ss1","data":"kept"}`)
+	if ev := c.mustNext(); ev.Data != "kept" {
+		t.Fatalf("stop_streams + streams: %+v", ev)
+	}
+	c.Close()
+	app.waitCalls(t, "connect", "command", "disconnect")
+
+	// A JWT connection whose subscription the app rejects still gets its
+	// disconnect call: the app saw it.
+	app.mu.Lock()
+	app.calls = nil
+	app.mu.Unlock()
+	setCommand(`{"status":2}`)
+	resp, err := http.Get(baseURL() + "/events?channel=Nope&jid=" + railsJWT("jk", `{"user_id":3}`, time.Now().Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("rejected subscription: %d", resp.StatusCode)
+	}
+	app.waitCalls(t, "command", "disconnect")
+}
+
+func TestHistoryEdgeCases(t *testing.T) {
+	loadCaddy(t, historySite)
+	lastID(t, "edge")
+	// A history_since far in the future (it would overflow in ms) asks for
+	// nothing.
+	c := subscribe(t, "stream=edge&history_since=9223372036854775807")
+	c.mustNext()
+	c.mustNext()
+	if ev := c.mustNext(); ev.Event != "confirm_history" {
+		t.Fatalf("huge history_since: %+v", ev)
+	}
+	// POST with an empty streams object is a history request.
+	p := openStream(t, http.MethodPost, "/events", `{"identifier":"{\"channel\":\"$pubsub\",\"stream_name\":\"edge\"}","history":{"streams":{}}}`, nil)
+	p.mustNext()
+	p.mustNext()
+	if ev := p.mustNext(); ev.Event != "confirm_history" {
+		t.Fatalf("POST history with no streams: %+v", ev)
+	}
+}
+
+// A connection with two streams that drops in the middle of its resume
+// still resumes both: every id carries every stream's position.
+func TestMultiStreamResumeInterrupted(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"u"}`
+		case "command":
+			return 200, `{"status":1,"streams":["ma","mb"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "public_streams"))
+	c := subscribe(t, "channel=Two")
+	mustBroadcast(t, testKey, `[{"stream":"ma","data":"a1"},{"stream":"mb","data":"b1"}]`)
+	c.mustNext()
+	last := c.mustNext().ID
+	c.Close()
+	mustBroadcast(t, testKey, `[{"stream":"ma","data":"a2"},{"stream":"mb","data":"b2"}]`)
+
+	// Resume, but take only the first replayed event before dropping again.
+	r := openStream(t, http.MethodGet, "/events?channel=Two", "", http.Header{"Last-Event-Id": {last}})
+	first := r.mustNext()
+	r.Close()
+	rest := openStream(t, http.MethodGet, "/events?channel=Two", "", http.Header{"Last-Event-Id": {first.ID}})
+	got := []string{first.Data}
+	for {
+		ev := rest.mustNext()
+		if ev.Event == "confirm_history" {
+			break
+		}
+		if ev.Event == "reject_history" {
+			t.Fatalf("rejected: %+v", ev)
+		}
+		got = append(got, ev.Data)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "a2,b2" {
+		t.Fatalf("after an interrupted resume: %v", got)
 	}
 }

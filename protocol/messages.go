@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Action Cable message types the server sends.
@@ -197,6 +198,9 @@ func ParseTransmission(s string) (Reply, bool) {
 		return s
 	}
 	r.Type = str("type")
+	if strings.ContainsAny(r.Type, "\r\n\x00") {
+		return Reply{}, false // it would become an "event:" line
+	}
 	r.Identifier = str("identifier")
 	r.Reason = str("reason")
 	r.StreamID = str("stream_id")
@@ -210,11 +214,9 @@ func ParseTransmission(s string) (Reply, bool) {
 			r.Offset = u
 		}
 	}
-	if m, present := obj["message"]; present {
+	if m, present := obj["message"]; present && m != nil {
 		r.HasMessage = true
 		switch t := m.(type) {
-		case nil:
-			r.Message = Data{Text: "null"}
 		case string:
 			r.Message = Data{Text: t}
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"time"
 
@@ -88,22 +89,52 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 		}
 	}
 
+	// Join every stream before any history is written: a connection with
+	// several streams must carry every stream's position in its first id,
+	// and live messages are parked until all the history is out.
+	var joined []joinedSub
 	for _, sub := range subs {
 		since := req.since
 		var subPositions []protocol.StreamPosition
+		// A history request that names no stream of this subscription is
+		// still answered with confirm_history, as AnyCable does.
+		requested := false
 		if sub.history != nil {
 			since = sub.history.Since
 			for stream, p := range sub.history.Streams {
 				subPositions = append(subPositions, protocol.StreamPosition{Stream: stream, Epoch: p.Epoch, Offset: p.Offset})
 			}
+			requested = since > 0 || sub.history.Streams != nil
 		} else {
 			subPositions = positions
+			requested = since > 0 || len(subPositions) > 0
 		}
-		// A history request that names no stream of this subscription is
-		// still answered with confirm_history, as AnyCable does.
-		requested := since > 0 || len(subPositions) > 0
-		if status, reason := ss.join(ctx, sub, subPositions, since, requested); status != http.StatusOK {
+		j, status, reason := ss.join(ctx, sub, subPositions, clampSince(since))
+		if status != http.StatusOK {
 			return status, reason
+		}
+		j.asked = requested
+		joined = append(joined, j)
+	}
+	if c.multi {
+		c.mu.Lock()
+		for _, j := range joined {
+			for i, sn := range j.snaps {
+				start := sn.Top.Offset
+				if sn.Status == pubsub.Recovered {
+					start -= uint64(len(sn.Messages))
+				}
+				c.setPositionLocked(j.subs[i].Stream, sn.Top.Epoch, start)
+			}
+		}
+		c.mu.Unlock()
+	}
+	for _, j := range joined {
+		ss.writeHistory(j)
+	}
+	for _, j := range joined {
+		for _, sub := range j.subs {
+			sub.Release()
 		}
 	}
 	if ss.closeAfter {
@@ -115,11 +146,20 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 	return http.StatusOK, ""
 }
 
-// join joins every stream of one subscription at the position asked, queues
-// the recovered history, then confirm_history or reject_history.
-func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.StreamPosition, since int64, asked bool) (int, string) {
+// joinedSub is one subscription whose streams are joined (their live
+// messages parked) with the history snapshot of each.
+type joinedSub struct {
+	identifier string
+	subs       []*pubsub.Subscription
+	snaps      []pubsub.Snapshot
+	asked      bool
+}
+
+// join joins every stream of one subscription at the position asked. The
+// subscriptions park live messages until Release.
+func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.StreamPosition, since int64) (joinedSub, int, string) {
 	s, c := ss.srv, ss.conn
-	rejected := false
+	j := joinedSub{identifier: sub.identifier}
 	for _, stream := range sub.streams {
 		hreq := pubsub.HistoryRequest{Since: since}
 		for _, p := range positions {
@@ -130,38 +170,54 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 		subscription, snap, err := s.Hub.Join(ctx, c, sub.identifier, stream, hreq)
 		if err != nil {
 			s.Log.Warn("joining a stream failed", zap.String("sid", c.sid), zap.String("stream", stream), zap.Error(err))
-			return http.StatusServiceUnavailable, "broker unavailable"
+			return j, http.StatusServiceUnavailable, "broker unavailable"
 		}
 		c.subs = append(c.subs, subscription)
-		if c.multi {
-			c.mu.Lock()
-			c.setPositionLocked(stream, snap.Top.Epoch, snap.Top.Offset)
-			c.mu.Unlock()
-		}
+		j.subs = append(j.subs, subscription)
+		j.snaps = append(j.snaps, snap)
+	}
+	return j, http.StatusOK, ""
+}
+
+// writeHistory queues a subscription's recovered messages, then
+// confirm_history or reject_history.
+func (ss *session) writeHistory(j joinedSub) {
+	s, c := ss.srv, ss.conn
+	rejected := false
+	for i, snap := range j.snaps {
 		switch snap.Status {
 		case pubsub.Recovered:
 			s.metrics().History("recovered")
-			for i := range snap.Messages {
-				c.Deliver(subscription, &pubsub.Delivery{Msg: snap.Messages[i]})
+			for k := range snap.Messages {
+				c.Deliver(j.subs[i], &pubsub.Delivery{Msg: snap.Messages[k]})
 			}
 		case pubsub.NotRecovered:
 			s.metrics().History("not_recovered")
 			rejected = true
 			if ce := s.Log.Check(zapcore.DebugLevel, "history not recovered"); ce != nil {
-				ce.Write(zap.String("sid", c.sid), zap.String("stream", stream), zap.String("reason", snap.Reason))
+				ce.Write(zap.String("sid", c.sid), zap.String("stream", j.subs[i].Stream), zap.String("reason", snap.Reason))
 			}
 		}
-		subscription.Release()
 	}
-	if asked && !c.raw {
+	if j.asked && !c.raw {
 		t := protocol.TypeConfirmHistory
 		if rejected {
 			t = protocol.TypeRejectHistory
 		}
-		r := protocol.Reply{Type: t, Identifier: sub.identifier}
+		r := protocol.Reply{Type: t, Identifier: j.identifier}
 		c.enqueue(AppendEvent(nil, t, r.AppendJSON(nil), "", 0))
 	}
-	return http.StatusOK, ""
+}
+
+// clampSince keeps a history_since far in the future (or in milliseconds)
+// from overflowing when a broker turns it into milliseconds: it then asks
+// for nothing, as AnyCable answers it.
+func clampSince(since int64) int64 {
+	const max = math.MaxInt64 / 1000
+	if since > max {
+		return max
+	}
+	return since
 }
 
 // authenticate runs connect: through the app when rpc_url is set, otherwise
@@ -288,8 +344,22 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	})
 	s.metrics().RPC("command", time.Since(start), err)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The client left while the app was subscribing: its
+			// subscribed callback may have run, so the disconnect call
+			// names this channel too (its unsubscribed then runs).
+			ss.rpcConnected = true
+			ss.subscribed = append(ss.subscribed, identifier)
+		}
 		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
 		return nil, http.StatusBadRequest, "rpc subscribe error"
+	}
+	// Any answer means the app has seen the connection: it gets a
+	// disconnect call at the end, and its state updates count, whatever
+	// the status (as AnyCable does).
+	ss.rpcConnected = true
+	if res.Env != nil {
+		ss.cstate = mergeState(ss.cstate, res.Env.CState)
 	}
 	switch res.Status {
 	case protocol.StatusSuccess:
@@ -298,29 +368,26 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	default:
 		return nil, http.StatusBadRequest, "application error: " + res.ErrorMsg
 	}
-	ss.rpcConnected = true
-	if res.Env != nil {
-		ss.cstate = mergeState(ss.cstate, res.Env.CState)
-		if res.Env.IState != nil {
-			if ss.istate == nil {
-				ss.istate = make(map[string]map[string]string)
-			}
-			ss.istate[identifier] = mergeState(ss.istate[identifier], res.Env.IState)
+	if res.Env != nil && res.Env.IState != nil {
+		if ss.istate == nil {
+			ss.istate = make(map[string]map[string]string)
 		}
+		ss.istate[identifier] = mergeState(ss.istate[identifier], res.Env.IState)
 	}
 	for _, t := range res.Transmissions {
 		ss.queueTransmission(t)
 	}
+	// AnyCable applies stop_streams / stopped_streams before streams; at
+	// subscribe time there is nothing earlier to stop, so every stream the
+	// app names is followed ("stop_all_streams; stream_for user" included).
 	var streams []string
-	if !res.StopStreams {
-		for _, st := range res.Streams {
-			if err := protocol.ValidStreamName(st, s.Opts.MaxStreamName); err != nil {
-				s.Log.Warn("app returned an invalid stream name", zap.String("sid", c.sid), zap.Error(err))
-				return nil, http.StatusBadRequest, "invalid stream from app"
-			}
-			if !contains(res.StoppedStreams, st) && !contains(streams, st) {
-				streams = append(streams, st)
-			}
+	for _, st := range res.Streams {
+		if err := protocol.ValidStreamName(st, s.Opts.MaxStreamName); err != nil {
+			s.Log.Warn("app returned an invalid stream name", zap.String("sid", c.sid), zap.Error(err))
+			return nil, http.StatusBadRequest, "invalid stream from app"
+		}
+		if !contains(streams, st) {
+			streams = append(streams, st)
 		}
 	}
 	if res.Disconnect {
@@ -379,7 +446,11 @@ func (ss *session) queueTransmission(t string) {
 	}
 	var payload []byte
 	if ss.conn.mode == ModeGET {
-		payload = r.Message.AppendUnwrapped(nil)
+		if r.HasMessage {
+			payload = r.Message.AppendUnwrapped(nil)
+		} else {
+			payload = []byte("null") // what AnyCable writes for a data message without one
+		}
 	} else {
 		payload = r.AppendJSON(nil)
 	}
