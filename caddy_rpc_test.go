@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -558,5 +559,38 @@ func TestMultiStreamResumeInterrupted(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, ",") != "a2,b2" {
 		t.Fatalf("after an interrupted resume: %v", got)
+	}
+}
+
+func TestCableReadyStreamsLocally(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		if method == "connect" {
+			return 200, `{"status":1,"identifiers":"u"}`
+		}
+		return 200, `{"status":2}`
+	})
+	loadCaddy(t, rpcSite(app, "cable_ready_secret s3cr3t"))
+	id := `{"channel":"CableReady::Stream","identifier":"` + signedChat42 + `"}`
+	c := subscribe(t, "identifier="+urlEncode(id))
+	if ev := c.mustNext(); ev.Data != `{"type":"confirm_subscription","identifier":`+strconv.Quote(id)+`}` {
+		t.Fatalf("confirm: %+v", ev)
+	}
+	mustBroadcast(t, testKey, `{"stream":"chat/42","data":"\"cr\""}`)
+	if ev := c.mustNext(); ev.Data != "cr" {
+		t.Fatalf("%+v", ev)
+	}
+	for _, m := range app.methods() {
+		if m == "command" {
+			t.Fatal("CableReady subscription went to the app")
+		}
+	}
+	bad := `{"channel":"CableReady::Stream","identifier":"ImNoYXQvNDIi--00"}`
+	resp, err := http.Get(baseURL() + "/events?identifier=" + urlEncode(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad CableReady signature: %d", resp.StatusCode)
 	}
 }

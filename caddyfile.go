@@ -39,6 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    streams_secret        <secret...>     # first signs, any verifies
 //	    turbo_streams_secret  <secret...>
 //	    turbo_secret_key_base <secret_key_base>
+//	    cable_ready_secret    <secret...>     # CableReady::Stream names verified locally
 //	    ping_interval         <duration>      # default 3s; 0 disables
 //	    broker                memory | redis [<url>] { prefix <prefix> }  # same broker and prefix: shared streams
 //	    redis_url             <url>           # default redis://localhost:6379
@@ -101,6 +102,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.StreamsSecrets, err = someArgs(d)
 		case "turbo_streams_secret":
 			h.TurboStreamsSecrets, err = someArgs(d)
+		case "cable_ready_secret":
+			h.CableReadySecrets, err = someArgs(d)
 		case "turbo_secret_key_base":
 			err = oneArg(d, &h.TurboSecretKeyBase)
 		case "ping_interval":

@@ -68,6 +68,11 @@ type Handler struct {
 	// verifier key is derived from it exactly as Rails does.
 	TurboSecretKeyBase string `json:"turbo_secret_key_base,omitempty"`
 
+	// CableReadySecrets verify CableReady::Stream signed names locally
+	// (AnyCable's --cable_ready with its secret). Without them, CableReady
+	// subscriptions go to the app.
+	CableReadySecrets []string `json:"cable_ready_secret,omitempty"`
+
 	// PingInterval between pings. Default: 3s. 0 disables pings.
 	PingInterval *caddy.Duration `json:"ping_interval,omitempty"`
 
@@ -264,6 +269,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		turbo = protocol.NewVerifier(turboKeys...)
 	}
 
+	var cableReady *protocol.Verifier
+	if keys := resolveAll(h.CableReadySecrets); len(keys) > 0 {
+		cableReady = protocol.NewVerifier(toKeys(keys)...)
+	}
+
 	var rpc *protocol.RPCClient
 	if h.RPCURL != "" {
 		rpcSecret := resolve(h.RPCSecret)
@@ -329,6 +339,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			NoAuth:         h.NoAuth || h.Public,
 			Streams:        streams,
 			Turbo:          turbo,
+			CableReady:     cableReady,
 			RPC:            rpc,
 			RPCHeaders:     headers,
 			MaxPostBody:    h.MaxPostBody,

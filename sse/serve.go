@@ -30,6 +30,8 @@ type Options struct {
 	Streams *protocol.Verifier
 	// Turbo verifies Turbo::StreamsChannel names locally when enabled.
 	Turbo *protocol.Verifier
+	// CableReady verifies CableReady::Stream names locally when enabled.
+	CableReady *protocol.Verifier
 	// RPC is the app; nil when no rpc_url is configured.
 	RPC *protocol.RPCClient
 	// JWT verifies identification tokens locally (anycable-rails-jwt);

@@ -294,12 +294,20 @@ func (ss *session) subscribe(ctx context.Context, identifier string) ([]string, 
 	}
 	info, isJSON := protocol.ParseIdentifier(identifier)
 	local := isJSON && (info.Channel == protocol.ChannelPubSub ||
-		(info.Channel == protocol.ChannelTurbo && s.Opts.Turbo != nil && s.Opts.Turbo.Enabled()))
+		(info.Channel == protocol.ChannelTurbo && s.Opts.Turbo.Enabled()) ||
+		(info.Channel == protocol.ChannelCableReady && s.Opts.CableReady.Enabled()))
 	if !local {
 		return ss.subscribeRPC(ctx, identifier)
 	}
 	var stream string
 	switch {
+	case info.Channel == protocol.ChannelCableReady:
+		// CableReady::Stream carries its signed name under "identifier".
+		name, err := s.Opts.CableReady.Verify(info.CableReadyIdentifier)
+		if err != nil {
+			return nil, http.StatusBadRequest, "signed stream rejected: " + err.Error()
+		}
+		stream = name
 	case info.SignedStreamName != "":
 		v := s.Opts.Streams
 		if info.Channel == protocol.ChannelTurbo {
