@@ -51,6 +51,29 @@ type Config struct {
 	StreamPrefix string
 
 	ReadBuffer int
+
+	// H2C opens the SSE connections as HTTP/2 streams over cleartext TCP
+	// (h2c with prior knowledge), multiplexed over H2Conns TCP connections:
+	// stream i uses connection i % H2Conns. H2Conns 0: one connection per
+	// 100 streams.
+	H2C     bool
+	H2Conns int
+}
+
+// h2StreamsPerConn is the default streams per TCP connection with H2C, below
+// the 250 concurrent streams Go's (and so Caddy's) HTTP/2 server allows.
+const h2StreamsPerConn = 100
+
+// h2ConnCount is the TCP connections a run with H2C uses.
+func (c *Config) h2ConnCount() int {
+	if !c.H2C {
+		return 0
+	}
+	n := c.H2Conns
+	if n <= 0 {
+		n = (c.Conns + h2StreamsPerConn - 1) / h2StreamsPerConn
+	}
+	return max(1, min(n, c.Conns))
 }
 
 // runner is the state of one run.
@@ -69,6 +92,8 @@ type runner struct {
 	confirmed []atomic.Bool
 	wg        sync.WaitGroup
 	clients   []*client
+	// h2 holds one HTTP/2 transport per TCP connection when H2C is set.
+	h2 []*http.Transport
 }
 
 type readyMsg struct {
@@ -114,6 +139,13 @@ func errClass(err error) string {
 	if errors.Is(err, io.EOF) {
 		return "EOF (server closed the stream)"
 	}
+	if s := err.Error(); strings.HasPrefix(s, "stream error: stream ID ") {
+		// An HTTP/2 RST_STREAM: drop the stream ID so that streams group.
+		rest := strings.TrimPrefix(s, "stream error: stream ID ")
+		if i := strings.IndexByte(rest, ';'); i >= 0 {
+			return "HTTP/2 stream reset:" + rest[i+1:]
+		}
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "unexpected EOF (server closed mid-chunk)"
 	}
@@ -148,6 +180,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := newResult(cfg)
 	res.RunID = r.runID
+	if cfg.H2C {
+		r.h2 = make([]*http.Transport, cfg.h2ConnCount())
+		for i := range r.h2 {
+			r.h2[i] = newH2CTransport(cfg.ConnectTimeout)
+		}
+		res.H2Conns = len(r.h2)
+		defer func() {
+			for _, t := range r.h2 {
+				t.CloseIdleConnections()
+			}
+		}()
+	}
 
 	if cfg.Pid > 0 {
 		if rss, err := readRSS(cfg.Pid); err == nil {
@@ -166,7 +210,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cpuConn0, _ := serverCPU(cfg.Pid)
 	connStart := time.Now()
-	r.logf("opening %d connections over %d streams to %s%s", cfg.Conns, cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+	if cfg.H2C {
+		r.logf("opening %d h2c streams over %d TCP connections, %d SSE streams, to %s%s", cfg.Conns, len(r.h2), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+	} else {
+		r.logf("opening %d connections over %d streams to %s%s", cfg.Conns, cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+	}
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	r.wg.Add(1)
 	go r.spawn(clientCtx, sem)
@@ -366,7 +414,11 @@ func (r *runner) spawn(ctx context.Context, sem chan struct{}) {
 			return
 		}
 		r.wg.Add(1)
-		go r.clients[i].run(ctx, r, sem)
+		if r.cfg.H2C {
+			go r.clients[i].runH2(ctx, r, sem, r.h2[i%len(r.h2)])
+		} else {
+			go r.clients[i].run(ctx, r, sem)
+		}
 	}
 }
 
@@ -425,16 +477,29 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 		signal(0, "response: "+c.endErr)
 		return
 	}
-	if resp.StatusCode != http.StatusOK {
-		reason := resp.Header.Get("X-AnyCable-Error")
-		signal(0, fmt.Sprintf("HTTP %d %s", resp.StatusCode, reason))
+	if reason := checkResponse(resp); reason != "" {
+		signal(0, reason)
 		return
+	}
+	c.readEvents(ctx, r, resp.Body, start, signal, func() { _ = conn.SetDeadline(time.Time{}) })
+}
+
+// checkResponse returns why a response head is not an SSE stream, or "".
+func checkResponse(resp *http.Response) string {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("HTTP %d %s", resp.StatusCode, resp.Header.Get("X-AnyCable-Error"))
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		signal(0, "Content-Type "+ct)
-		return
+		return "Content-Type " + ct
 	}
-	p := NewParser(resp.Body, r.cfg.ReadBuffer, 1<<20)
+	return ""
+}
+
+// readEvents parses the SSE body until it ends. onConfirm runs once, when
+// confirm_subscription arrives, before signal reports the connection ready.
+func (c *client) readEvents(ctx context.Context, r *runner, body io.Reader, start time.Time,
+	signal func(time.Duration, string), onConfirm func()) {
+	p := NewParser(body, r.cfg.ReadBuffer, 1<<20)
 	for {
 		ev, err := p.Next()
 		if err != nil {
@@ -453,7 +518,7 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 		case "confirm_subscription":
 			if !c.confirmed {
 				c.confirmed = true
-				_ = conn.SetDeadline(time.Time{})
+				onConfirm()
 				signal(now.Sub(start), "")
 			}
 		case "reject_subscription":
@@ -465,6 +530,92 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 		default:
 			c.otherEvents++
 		}
+	}
+}
+
+// newH2CTransport is a transport that speaks only HTTP/2 over cleartext TCP
+// (prior knowledge) and keeps to one TCP connection: further streams wait
+// for a free stream slot rather than open a second connection.
+func newH2CTransport(dialTimeout time.Duration) *http.Transport {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: -1}
+	return &http.Transport{
+		Proxy:              nil,
+		DialContext:        d.DialContext,
+		Protocols:          &protos,
+		MaxConnsPerHost:    1,
+		DisableCompression: true,
+		HTTP2: &http.HTTP2Config{
+			StrictMaxConcurrentRequests: true,
+		},
+	}
+}
+
+// runH2 is one connection's life as an HTTP/2 stream on tr: request,
+// response head, then events until the run closes it.
+func (c *client) runH2(ctx context.Context, r *runner, sem chan struct{}, tr *http.Transport) {
+	defer r.wg.Done()
+	signaled := false
+	signal := func(d time.Duration, err string) {
+		if signaled {
+			return
+		}
+		signaled = true
+		if err == "" {
+			r.confirmed[c.idx].Store(true)
+		}
+		<-sem
+		r.ready <- readyMsg{idx: c.idx, connect: d, err: err}
+	}
+	defer func() {
+		if !signaled {
+			signal(0, "ended before confirm_subscription: "+c.endErr)
+		}
+	}()
+
+	start := time.Now()
+	// The stream is cancelled when the run closes its connections, or when
+	// it is not confirmed within ConnectTimeout.
+	errConnectTimeout := errors.New("connect timeout (no confirm_subscription)")
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(r.cfg.ConnectTimeout, func() { cancel(errConnectTimeout) })
+	defer timer.Stop()
+
+	u := *r.cfg.Base
+	u.Path = r.cfg.EventsPath
+	u.RawQuery = "stream=" + url.QueryEscape(r.streams[c.stream])
+	req, err := http.NewRequestWithContext(sctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		c.endErr = err.Error()
+		signal(0, c.endErr)
+		return
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("User-Agent", "ssebench")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		if cause := context.Cause(sctx); cause == errConnectTimeout {
+			err = cause
+		}
+		c.endErr = errClass(err)
+		signal(0, "response: "+c.endErr)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		signal(0, "response is "+resp.Proto+", not HTTP/2")
+		return
+	}
+	if reason := checkResponse(resp); reason != "" {
+		signal(0, reason)
+		return
+	}
+	c.readEvents(sctx, r, resp.Body, start, signal, func() { timer.Stop() })
+	if !c.confirmed && context.Cause(sctx) == errConnectTimeout {
+		c.endErr = errConnectTimeout.Error()
 	}
 }
 

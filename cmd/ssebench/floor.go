@@ -234,6 +234,11 @@ func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = rc.Flush()
 		}
+		// Clear the deadline: over HTTP/2 it is a timer on the stream
+		// that resets it (INTERNAL_ERROR) when it fires, even with no
+		// write in progress, so an idle stream would die after
+		// writeTimeout; over HTTP/1.1 the next write would fail.
+		_ = rc.SetWriteDeadline(time.Time{})
 		return err == nil
 	}
 	if !write(hello) {
@@ -358,7 +363,7 @@ func runFloorServer(listen, key string, ping, d time.Duration) error {
 		return fmt.Errorf("floor: refusing to listen on non-loopback %s", ln.Addr())
 	}
 	f := newFloorServer(key, ping)
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, Protocols: floorProtocols()}
 	fmt.Printf("LISTEN %s\n", ln.Addr())
 	os.Stdout.Sync()
 
@@ -382,6 +387,16 @@ func runFloorServer(listen, key string, ping, d time.Duration) error {
 		fmt.Fprintf(os.Stderr, "floor: dropped %d slow subscribers\n", n)
 	}
 	return nil
+}
+
+// floorProtocols are the floor's protocols: HTTP/1.1 and, for -h2c, HTTP/2
+// over cleartext with prior knowledge. Its HTTP/2 settings are Go's
+// defaults (250 concurrent streams per connection), as Caddy's are.
+func floorProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }
 
 func isLoopbackAddr(a net.Addr) bool {

@@ -62,6 +62,9 @@ type options struct {
 
 	json, markdown bool
 	cpuProfile     string
+
+	h2c     bool
+	h2conns int
 }
 
 func main() {
@@ -97,6 +100,8 @@ func realMain(args []string) int {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "floor-server mode only: listen address")
 	fs.StringVar(&o.streamPrefix, "stream-prefix", "", "stream names are <prefix><index> (default: sb-<random run id>-)")
 	fs.IntVar(&o.readBuffer, "read-buffer", 4096, "read buffer per connection, bytes")
+	fs.BoolVar(&o.h2c, "h2c", false, "open the SSE connections as HTTP/2 streams over cleartext TCP (h2c, prior knowledge), multiplexed over -h2conns TCP connections; the broadcast requests stay HTTP/1.1")
+	fs.IntVar(&o.h2conns, "h2conns", 0, "with -h2c: TCP connections the streams share, stream i on connection i % h2conns (0: one per 100 streams)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the results as a Markdown table")
@@ -239,6 +244,8 @@ func (o *options) config(name string, base *url.URL, pid int) Config {
 		Hold:            o.hold,
 		ReadBuffer:      o.readBuffer,
 		StreamPrefix:    o.streamPrefix,
+		H2C:             o.h2c,
+		H2Conns:         o.h2conns,
 	}
 }
 
@@ -265,6 +272,10 @@ func (o *options) validate() error {
 		return errors.New("-dial-concurrency must be at least 1")
 	case o.duration <= 0:
 		return errors.New("-duration must be positive")
+	case o.h2conns < 0:
+		return errors.New("-h2conns must not be negative")
+	case o.h2conns > 0 && !o.h2c:
+		return errors.New("-h2conns needs -h2c")
 	case o.readBuffer < 256:
 		return errors.New("-read-buffer must be at least 256")
 	case !strings.HasPrefix(o.eventsPath, "/") || !strings.HasPrefix(o.broadcastPath, "/"):
@@ -276,7 +287,7 @@ func (o *options) validate() error {
 			return fmt.Errorf("-url: %w", err)
 		}
 		if u.Scheme != "http" {
-			return fmt.Errorf("-url: only http:// is supported (plain HTTP/1.1), got %q", u.Scheme)
+			return fmt.Errorf("-url: only http:// is supported (HTTP/1.1, or h2c with -h2c), got %q", u.Scheme)
 		}
 		if u.Host == "" {
 			return errors.New("-url has no host")
@@ -285,6 +296,12 @@ func (o *options) validate() error {
 			if err := checkLoopback(u.Hostname()); err != nil {
 				return err
 			}
+		}
+	}
+	if o.h2c {
+		c := o.config("", &url.URL{}, 0)
+		if per := (o.conns + c.h2ConnCount() - 1) / c.h2ConnCount(); per > 250 {
+			fmt.Fprintf(os.Stderr, "ssebench: %d streams per TCP connection: above the 250 concurrent streams Go's HTTP/2 server (Caddy, the floor) allows, the rest wait for a slot until -connect-timeout; raise -h2conns\n", per)
 		}
 	}
 	return nil

@@ -22,6 +22,10 @@ type Result struct {
 	Messages int     `json:"messages"`
 	Payload  int     `json:"payload_bytes"`
 	Batch    int     `json:"batch"`
+	// H2C: the connections were HTTP/2 streams (h2c, prior knowledge)
+	// multiplexed over H2Conns TCP connections.
+	H2C     bool `json:"h2c,omitempty"`
+	H2Conns int  `json:"h2c_tcp_conns,omitempty"`
 
 	Connected     int            `json:"connected"`
 	ConnectFailed int            `json:"connect_failed"`
@@ -104,6 +108,7 @@ func newResult(cfg Config) *Result {
 		Messages:  cfg.Messages,
 		Payload:   cfg.Payload,
 		Batch:     cfg.Batch,
+		H2C:       cfg.H2C,
 		ServerPid: cfg.Pid,
 	}
 }
@@ -145,6 +150,12 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
 var rows = []row{
 	{"Target", func(r *Result) string { return r.Target }},
+	{"Protocol", func(r *Result) string {
+		if r.H2C {
+			return fmt.Sprintf("HTTP/2 h2c, %s streams over %s TCP conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
+		}
+		return "HTTP/1.1, one TCP conn per connection"
+	}},
 	{"Connections open / failed", func(r *Result) string {
 		return fmt.Sprintf("%s / %s", count(uint64(r.Connected)), count(uint64(r.ConnectFailed)))
 	}},
@@ -187,7 +198,7 @@ var rows = []row{
 		}
 		return fmt.Sprintf("%s → %s", mib(r.ServerRSSBeforeKiB), mib(r.ServerRSSAfterKiB))
 	}},
-	{"Server RSS per connection", func(r *Result) string {
+	{"Server RSS per connection (stream with -h2c)", func(r *Result) string {
 		if !measured(r) {
 			return "n/a"
 		}
@@ -242,8 +253,12 @@ var rows = []row{
 }
 
 func scenario(r *Result) string {
-	return fmt.Sprintf("%s SSE connections over %d streams; %s messages of %d B at %s msgs/s, %d per broadcast request",
-		count(uint64(r.Conns)), r.Streams, count(uint64(r.Messages)), r.Payload, rateString(r.Rate), r.Batch)
+	conns := "SSE connections"
+	if r.H2C {
+		conns = fmt.Sprintf("SSE connections as HTTP/2 h2c streams on %s TCP connections,", count(uint64(r.H2Conns)))
+	}
+	return fmt.Sprintf("%s %s over %d streams; %s messages of %d B at %s msgs/s, %d per broadcast request",
+		count(uint64(r.Conns)), conns, r.Streams, count(uint64(r.Messages)), r.Payload, rateString(r.Rate), r.Batch)
 }
 
 func table(results []*Result) [][]string {

@@ -569,3 +569,76 @@ func TestRunConnectErrors(t *testing.T) {
 		t.Fatalf("connected %d failed %d errors %v", res.Connected, res.ConnectFailed, res.ConnectErrors)
 	}
 }
+
+// TestRunH2CAgainstFloor runs the -h2c path against the floor server with
+// the floor's protocols: every SSE connection must be an HTTP/2 stream, the
+// streams must share exactly H2Conns TCP connections, and the accounting
+// must be as clean as over HTTP/1.1.
+func TestRunH2CAgainstFloor(t *testing.T) {
+	f := newFloorServer("k", 0)
+	// Over HTTP/2 a write deadline left set resets the idle stream when it
+	// fires: the hold below outlasts it.
+	f.writeTimeout = 100 * time.Millisecond
+	var mu sync.Mutex
+	remotes := map[string]int{}
+	var notH2 int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/events" {
+			mu.Lock()
+			remotes[r.RemoteAddr]++
+			if r.ProtoMajor != 2 {
+				notH2++
+			}
+			mu.Unlock()
+		}
+		f.ServeHTTP(w, r)
+	}))
+	srv.Config.Protocols = floorProtocols()
+	srv.Start()
+	defer srv.Close()
+
+	cfg := benchConfig(t, srv.URL)
+	cfg.H2C, cfg.H2Conns = true, 5
+	cfg.Hold = 400 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connected != 12 || res.Published != 30 || res.Expected != 120 || res.Delivered != 120 {
+		t.Fatalf("connected %d published %d expected %d delivered %d; errors %v notes %v",
+			res.Connected, res.Published, res.Expected, res.Delivered, res.ConnectErrors, res.Notes)
+	}
+	if res.Lost+res.Duplicated+res.OutOfOrder+res.Misrouted+res.BadPayload != 0 || len(res.EndedEarly) != 0 {
+		t.Fatalf("clean server flagged: %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if notH2 != 0 || len(remotes) != 5 || !res.H2C || res.H2Conns != 5 {
+		t.Fatalf("%d non-HTTP/2 requests; streams per TCP connection %v; result h2c %v conns %d",
+			notH2, remotes, res.H2C, res.H2Conns)
+	}
+	for addr, n := range remotes {
+		if n < 2 || n > 3 { // 12 streams over 5 connections: 3,3,2,2,2
+			t.Fatalf("connection %s carried %d streams: %v", addr, n, remotes)
+		}
+	}
+	var md bytes.Buffer
+	WriteMarkdown(&md, []*Result{res})
+	if !strings.Contains(md.String(), "h2c streams on 5 TCP connections") {
+		t.Fatalf("report does not say h2c:\n%s", md.String())
+	}
+
+	if got := errClass(errors.New("stream error: stream ID 7; INTERNAL_ERROR; received from peer")); got != "HTTP/2 stream reset: INTERNAL_ERROR; received from peer" {
+		t.Fatalf("errClass of a stream reset: %q", got)
+	}
+
+	// The default: one TCP connection per 100 streams.
+	if n := (&Config{Conns: 5000, H2C: true}).h2ConnCount(); n != 50 {
+		t.Fatalf("default h2 connections for 5000 streams: %d", n)
+	}
+	if n := (&Config{Conns: 12, H2C: true}).h2ConnCount(); n != 1 {
+		t.Fatalf("default h2 connections for 12 streams: %d", n)
+	}
+}
