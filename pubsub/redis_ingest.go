@@ -89,11 +89,7 @@ type StreamIngester struct {
 	handle   IngestFunc
 	log      *zap.Logger
 
-	mu      sync.Mutex
-	client  redis.UniversalClient
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped bool
+	lifecycle
 }
 
 // NewStreamIngester validates o; it does no I/O.
@@ -144,35 +140,19 @@ func (s *StreamIngester) Consumer() string { return s.consumer }
 // Start starts reading in the background and returns at once; the ingester
 // runs until Stop or until ctx ends. It fails only if called twice.
 func (s *StreamIngester) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped || s.done != nil {
-		return errors.New("pubsub: stream ingester already started")
-	}
-	s.client = s.cfg.client(clientTuning{name: "acs-redisx", retries: -1, timeout: s.block})
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go s.run(ctx)
-	return nil
+	return s.start(ctx, "stream ingester", func() redis.UniversalClient {
+		return s.cfg.client(clientTuning{name: "acs-redisx", retries: -1, timeout: s.block})
+	}, s.run)
 }
 
 // Stop stops reading, waits for the handler in progress, removes the
 // consumer from the group (unless it still owns pending entries, which
 // another node must claim) and closes the client. It is idempotent.
 func (s *StreamIngester) Stop() error {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	c := s.stop()
+	if c == nil {
 		return nil
 	}
-	s.stopped = true
-	done, cancel, c := s.done, s.cancel, s.client
-	s.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	<-done
 	ctx, cc := context.WithTimeout(context.Background(), s.block)
 	defer cc()
 	pending, err := c.XPendingExt(ctx, &redis.XPendingExtArgs{
@@ -190,7 +170,6 @@ func (s *StreamIngester) Stop() error {
 }
 
 func (s *StreamIngester) run(ctx context.Context) {
-	defer close(s.done)
 	bo := backoff{min: 50 * time.Millisecond, max: max(s.block, time.Second)}
 	failing := false
 	fail := func(what string, err error) bool {
@@ -463,11 +442,7 @@ type PubSubIngester struct {
 	handle  IngestFunc
 	log     *zap.Logger
 
-	mu      sync.Mutex
-	client  redis.UniversalClient
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped bool
+	lifecycle
 }
 
 // NewPubSubIngester validates o; it does no I/O.
@@ -495,39 +470,21 @@ func NewPubSubIngester(o PubSubIngesterOptions, handle IngestFunc) (*PubSubInges
 // Start subscribes in the background and returns at once; the ingester runs
 // until Stop or until ctx ends. It fails only if called twice.
 func (p *PubSubIngester) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped || p.done != nil {
-		return errors.New("pubsub: pub/sub ingester already started")
-	}
-	p.client = p.cfg.client(clientTuning{name: "acs-redis-pubsub", retries: -1, timeout: p.timeout})
-	ctx, p.cancel = context.WithCancel(ctx)
-	p.done = make(chan struct{})
-	go p.run(ctx)
-	return nil
+	return p.start(ctx, "pub/sub ingester", func() redis.UniversalClient {
+		return p.cfg.client(clientTuning{name: "acs-redis-pubsub", retries: -1, timeout: p.timeout})
+	}, p.run)
 }
 
 // Stop unsubscribes, waits for the handler in progress and closes the
 // client. It is idempotent.
 func (p *PubSubIngester) Stop() error {
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
-		return nil
+	if c := p.stop(); c != nil {
+		return c.Close()
 	}
-	p.stopped = true
-	done, cancel, c := p.done, p.cancel, p.client
-	p.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	<-done
-	return c.Close()
+	return nil
 }
 
 func (p *PubSubIngester) run(ctx context.Context) {
-	defer close(p.done)
 	bo := backoff{min: 50 * time.Millisecond, max: max(p.timeout, time.Second)}
 	for ctx.Err() == nil {
 		err := p.session(ctx, &bo)
@@ -574,4 +531,53 @@ func (p *PubSubIngester) session(ctx context.Context, bo *backoff) error {
 			}
 		}
 	}
+}
+
+// lifecycle is what both ingesters share: started once, in the background,
+// with their own client; stopped once, waiting for the loop to end.
+type lifecycle struct {
+	mu      sync.Mutex
+	client  redis.UniversalClient
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped bool
+}
+
+// start makes the client and runs loop in the background until stop or
+// until ctx ends. It fails only if called twice.
+func (l *lifecycle) start(ctx context.Context, what string, newClient func() redis.UniversalClient, loop func(context.Context)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped || l.done != nil {
+		return errors.New("pubsub: " + what + " already started")
+	}
+	l.client = newClient()
+	ctx, l.cancel = context.WithCancel(ctx)
+	done := make(chan struct{})
+	l.done = done
+	go func() {
+		defer close(done)
+		loop(ctx)
+	}()
+	return nil
+}
+
+// stop ends the loop and waits for it. It returns the client for the
+// caller's last words and closing, or nil when there is nothing to stop
+// (never started, or stopped already).
+func (l *lifecycle) stop() redis.UniversalClient {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return nil
+	}
+	l.stopped = true
+	done, cancel, c := l.done, l.cancel, l.client
+	l.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return c
 }
