@@ -92,22 +92,9 @@ func TestMemoryRecoveryDecision(t *testing.T) {
 }
 
 func TestMemoryUnknownStreamEpochIsStable(t *testing.T) {
-	clk := newFakeClock()
-	b := newTestBroker(t, 0, 0, clk)
+	b := newTestBroker(t, 0, 0, newFakeClock())
 	b.Start(nil)
-	s1 := snapshot(t, b, "fresh", HistoryRequest{})
-	s2 := snapshot(t, b, "fresh", HistoryRequest{From: &Position{Epoch: s1.Top.Epoch, Offset: 0}})
-	if s2.Top != s1.Top || s2.Status != Recovered {
-		t.Fatalf("second snapshot %+v, first %+v", s2, s1)
-	}
-	m := publishN(t, b, "fresh", 1)[0]
-	if m.Epoch != s1.Top.Epoch || m.Offset != 1 {
-		t.Fatalf("first publish %s/%d, want epoch %s offset 1", m.Epoch, m.Offset, s1.Top.Epoch)
-	}
-	s3 := snapshot(t, b, "fresh", HistoryRequest{From: &s1.Top})
-	if s3.Status != Recovered || !slices.Equal(offsets(s3.Messages), []uint64{1}) {
-		t.Fatalf("recovery from the empty stream's position: %+v", s3)
-	}
+	checkUnknownStreamEpochIsStable(t, b)
 }
 
 func TestMemoryEpochs(t *testing.T) {

@@ -201,3 +201,27 @@ type limitedBroker interface {
 	Broker
 	SetLimits(limit int, ttl time.Duration)
 }
+
+// checkUnknownStreamEpochIsStable: a snapshot of a stream that does not exist
+// yet fixes its epoch, and the first publish uses it, so a subscriber to an
+// empty stream recovers the first message. It returns the first snapshot.
+func checkUnknownStreamEpochIsStable(t *testing.T, b Broker) Snapshot {
+	t.Helper()
+	s1 := snapshot(t, b, "fresh", HistoryRequest{})
+	if len(s1.Top.Epoch) != 8 || s1.Top.Offset != 0 {
+		t.Fatalf("first snapshot %+v", s1)
+	}
+	s2 := snapshot(t, b, "fresh", HistoryRequest{From: &Position{Epoch: s1.Top.Epoch, Offset: 0}})
+	if s2.Top != s1.Top || s2.Status != Recovered {
+		t.Fatalf("second snapshot %+v, first %+v", s2, s1)
+	}
+	m := publishN(t, b, "fresh", 1)[0]
+	if m.Epoch != s1.Top.Epoch || m.Offset != 1 {
+		t.Fatalf("first publish %s/%d, want epoch %s offset 1", m.Epoch, m.Offset, s1.Top.Epoch)
+	}
+	s3 := snapshot(t, b, "fresh", HistoryRequest{From: &s1.Top})
+	if s3.Status != Recovered || !slices.Equal(offsets(s3.Messages), []uint64{1}) {
+		t.Fatalf("recovery from the empty stream's position: %+v", s3)
+	}
+	return s1
+}
