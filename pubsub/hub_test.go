@@ -673,31 +673,8 @@ func TestHubRandomisedJoinLeave(t *testing.T) {
 	}
 
 	var pubDone atomic.Bool
-	var pubWG, subWG sync.WaitGroup
-	var published, transients atomic.Int64
-	for p := 0; p < nPublishers; p++ {
-		pubWG.Add(1)
-		go func() {
-			defer pubWG.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(p)))
-			for i := 0; i < perPub; i++ {
-				pb := Publication{Stream: streams[rng.IntN(nStreams)], Data: "x"}
-				if rng.IntN(50) == 0 {
-					pb.Transient = true
-					transients.Add(1)
-				} else {
-					published.Add(1)
-				}
-				if _, err := h.Publish(context.Background(), pb); err != nil {
-					t.Error(err)
-					return
-				}
-				if rng.IntN(8) == 0 {
-					time.Sleep(time.Duration(rng.IntN(100)) * time.Microsecond)
-				}
-			}
-		}()
-	}
+	var subWG sync.WaitGroup
+	pubs := startRandomPublishers(t, seed, streams, nPublishers, perPub, 100*time.Microsecond, func(*rand.Rand) *Hub { return h })
 
 	subs := make([]*randSub, nSubs)
 	for i := range subs {
@@ -720,7 +697,7 @@ func TestHubRandomisedJoinLeave(t *testing.T) {
 			}
 		}()
 	}
-	pubWG.Wait()
+	pubs.wg.Wait()
 	pubDone.Store(true)
 	subWG.Wait()
 	if h.Subscriptions() != 0 || h.Streams() != 0 {
@@ -732,8 +709,8 @@ func TestHubRandomisedJoinLeave(t *testing.T) {
 	for _, st := range streams {
 		tops[st] = snapshot(t, mb, st, HistoryRequest{}).Top.Offset
 	}
-	checkRandomised(t, subs, tops, published.Load(), func(int) *Hub { return h },
-		fmt.Sprintf("published %d (+%d transient) on %d streams; %d subscribers", published.Load(), transients.Load(), nStreams, nSubs))
+	checkRandomised(t, subs, tops, pubs.published.Load(), func(int) *Hub { return h },
+		fmt.Sprintf("published %d (+%d transient) on %d streams; %d subscribers", pubs.published.Load(), pubs.transients.Load(), nStreams, nSubs))
 }
 
 // checkRandomised resumes every subscriber once more (on hubFor(i)) and
@@ -774,4 +751,39 @@ func checkRandomised(t *testing.T, subs []*randSub, tops map[string]uint64, publ
 	}
 	t.Logf("%s: %d joins, %d (subscriber, stream) records, %d numbered messages received (%d live, %d from history), %d transient received, %d resets",
 		summary, joins, pairs, received, live, history, transientsGot, resets)
+}
+
+// randomPublishers publish to random streams from several goroutines, with
+// one publication in 50 transient and random short pauses.
+type randomPublishers struct {
+	wg                    sync.WaitGroup
+	published, transients atomic.Int64
+}
+
+func startRandomPublishers(t *testing.T, seed uint64, streams []string, n, each int, maxPause time.Duration, hubFor func(*rand.Rand) *Hub) *randomPublishers {
+	rp := &randomPublishers{}
+	for p := 0; p < n; p++ {
+		rp.wg.Add(1)
+		go func() {
+			defer rp.wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(p)))
+			for i := 0; i < each; i++ {
+				pb := Publication{Stream: streams[rng.IntN(len(streams))], Data: "x"}
+				if rng.IntN(50) == 0 {
+					pb.Transient = true
+					rp.transients.Add(1)
+				} else {
+					rp.published.Add(1)
+				}
+				if _, err := hubFor(rng).Publish(context.Background(), pb); err != nil {
+					t.Error(err)
+					return
+				}
+				if rng.IntN(8) == 0 {
+					time.Sleep(time.Duration(rng.Int64N(int64(maxPause))))
+				}
+			}
+		}()
+	}
+	return rp
 }

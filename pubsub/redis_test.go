@@ -399,31 +399,8 @@ func TestRedisRandomisedTwoNodes(t *testing.T) {
 		streams[i] = fmt.Sprintf("stream-%d", i)
 	}
 	var pubDone atomic.Bool
-	var pubWG, subWG sync.WaitGroup
-	var published, transients atomic.Int64
-	for p := 0; p < nPublishers; p++ {
-		pubWG.Add(1)
-		go func() {
-			defer pubWG.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(p)))
-			for i := 0; i < perPub; i++ {
-				pb := Publication{Stream: streams[rng.IntN(nStreams)], Data: "x"}
-				if rng.IntN(50) == 0 {
-					pb.Transient = true
-					transients.Add(1)
-				} else {
-					published.Add(1)
-				}
-				if _, err := hubs[rng.IntN(2)].Publish(context.Background(), pb); err != nil {
-					t.Error(err)
-					return
-				}
-				if rng.IntN(8) == 0 {
-					time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
-				}
-			}
-		}()
-	}
+	var subWG sync.WaitGroup
+	pubs := startRandomPublishers(t, seed, streams, nPublishers, perPub, 300*time.Microsecond, func(rng *rand.Rand) *Hub { return hubs[rng.IntN(2)] })
 	subs := make([]*randSub, nSubs)
 	var switches atomic.Int64
 	for i := range subs {
@@ -450,7 +427,7 @@ func TestRedisRandomisedTwoNodes(t *testing.T) {
 			}
 		}()
 	}
-	pubWG.Wait()
+	pubs.wg.Wait()
 	pubDone.Store(true)
 	subWG.Wait()
 	for i, h := range hubs {
@@ -462,7 +439,7 @@ func TestRedisRandomisedTwoNodes(t *testing.T) {
 	for _, st := range streams {
 		tops[st] = snapshot(t, hubs[0].Broker(), st, HistoryRequest{}).Top.Offset
 	}
-	checkRandomised(t, subs, tops, published.Load(), func(i int) *Hub { return hubs[i%2] },
+	checkRandomised(t, subs, tops, pubs.published.Load(), func(i int) *Hub { return hubs[i%2] },
 		fmt.Sprintf("published %d (+%d transient) on %d streams through 2 nodes; %d subscribers, %d node switches",
-			published.Load(), transients.Load(), nStreams, nSubs, switches.Load()))
+			pubs.published.Load(), pubs.transients.Load(), nStreams, nSubs, switches.Load()))
 }
