@@ -153,8 +153,8 @@ func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
 		c.pending = append(c.pending, '\n', '\n')
 	}
 	c.checkSizeLocked(n)
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.wake()
 }
 
 // Reset implements pubsub.Subscriber: the stream of s jumped. An epoch change
@@ -180,8 +180,8 @@ func (c *Conn) enqueue(b []byte) {
 		c.pending = append(c.pending, b...)
 		c.checkSizeLocked(n)
 	}
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.wake()
 }
 
 // checkSizeLocked drops a client whose pending bytes outgrew the limit: its
@@ -203,15 +203,19 @@ func (c *Conn) checkSizeLocked(n int) {
 }
 
 // wake tells the connection's writer that there is something to write: the
-// handler goroutine, or the writer pool for a taken-over connection. It is
-// called without c.mu held, so a full pool queue never blocks a writer that
-// needs this connection's lock.
+// handler goroutine, or the writer pool for a taken-over connection.
 func (c *Conn) wake() {
 	c.mu.Lock()
-	w := c.writers
+	c.wakeLocked()
 	c.mu.Unlock()
-	if w != nil {
-		w.schedule(c)
+}
+
+// wakeLocked is wake with c.mu held (the delivery path already holds it).
+// Neither signal blocks: the channel send has a default, and the pool's
+// ready list takes only its own short lock, never c.mu.
+func (c *Conn) wakeLocked() {
+	if c.writers != nil {
+		c.writers.schedule(c)
 		return
 	}
 	select {
