@@ -24,6 +24,20 @@ var ErrClosed = errors.New("pubsub: broker closed")
 // errEmptyStream is returned for a publication or snapshot without a stream.
 var errEmptyStream = errors.New("pubsub: empty stream name")
 
+// usable is the check both brokers make before a publish or a snapshot.
+func usable(ctx context.Context, closed *atomic.Bool, stream string) error {
+	if closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if stream == "" {
+		return errEmptyStream
+	}
+	return nil
+}
+
 // MemoryOptions configures a MemoryBroker.
 type MemoryOptions struct {
 	// HistoryLimit is how many messages a stream retains; 0 or negative
@@ -204,14 +218,8 @@ func (b *MemoryBroker) lockStream(name string) (*memStream, bool) {
 // under the stream's lock, so delivery order is offset order. Deliver must
 // not call back into the broker for the same stream.
 func (b *MemoryBroker) Publish(ctx context.Context, p Publication) (Message, error) {
-	if b.closed.Load() {
-		return Message{}, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := usable(ctx, &b.closed, p.Stream); err != nil {
 		return Message{}, err
-	}
-	if p.Stream == "" {
-		return Message{}, errEmptyStream
 	}
 	limit, ttl := b.limits()
 	st, _ := b.lockStream(p.Stream)
@@ -246,14 +254,8 @@ func (b *MemoryBroker) Publish(ctx context.Context, p Publication) (Message, err
 // stable for the subscriber that asked, and counts as activity against
 // eviction.
 func (b *MemoryBroker) Snapshot(ctx context.Context, stream string, req HistoryRequest) (Snapshot, error) {
-	if b.closed.Load() {
-		return Snapshot{}, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := usable(ctx, &b.closed, stream); err != nil {
 		return Snapshot{}, err
-	}
-	if stream == "" {
-		return Snapshot{}, errEmptyStream
 	}
 	limit, ttl := b.limits()
 	st, created := b.lockStream(stream)

@@ -382,14 +382,8 @@ func (b *RedisBroker) nowArg() string {
 // script may or may not have run, so a caller that retries must use an
 // idempotency key (WithIdempotencyKey) to be sure not to publish twice.
 func (b *RedisBroker) Publish(ctx context.Context, p Publication) (Message, error) {
-	if b.closed.Load() {
-		return Message{}, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := usable(ctx, &b.closed, p.Stream); err != nil {
 		return Message{}, err
-	}
-	if p.Stream == "" {
-		return Message{}, errEmptyStream
 	}
 	cmd, _, err := b.clients()
 	if err != nil {
@@ -441,14 +435,8 @@ func (b *RedisBroker) Publish(ctx context.Context, p Publication) (Message, erro
 // A snapshot of a stream without an epoch creates one, so that the first
 // publish uses it, and refreshes the meta TTL.
 func (b *RedisBroker) Snapshot(ctx context.Context, stream string, req HistoryRequest) (Snapshot, error) {
-	if b.closed.Load() {
-		return Snapshot{}, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := usable(ctx, &b.closed, stream); err != nil {
 		return Snapshot{}, err
-	}
-	if stream == "" {
-		return Snapshot{}, errEmptyStream
 	}
 	cmd, _, err := b.clients()
 	if err != nil {
