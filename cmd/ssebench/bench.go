@@ -422,12 +422,12 @@ func (r *runner) spawn(ctx context.Context, sem chan struct{}) {
 	}
 }
 
-// run is one connection's life: dial, request, response head, then events
-// until the run closes it.
-func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
-	defer r.wg.Done()
+// readySignal returns signal, which reports the connection's setup (its
+// connect latency, or why it failed) exactly once and frees its dial slot,
+// and ensure, deferred, which reports a connection that ended first.
+func (c *client) readySignal(r *runner, sem chan struct{}) (signal func(time.Duration, string), ensure func()) {
 	signaled := false
-	signal := func(d time.Duration, err string) {
+	signal = func(d time.Duration, err string) {
 		if signaled {
 			return
 		}
@@ -438,11 +438,16 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 		<-sem
 		r.ready <- readyMsg{idx: c.idx, connect: d, err: err}
 	}
-	defer func() {
-		if !signaled {
-			signal(0, "ended before confirm_subscription: "+c.endErr)
-		}
-	}()
+	ensure = func() { signal(0, "ended before confirm_subscription: "+c.endErr) }
+	return signal, ensure
+}
+
+// run is one connection's life: dial, request, response head, then events
+// until the run closes it.
+func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
+	defer r.wg.Done()
+	signal, ensure := c.readySignal(r, sem)
+	defer ensure()
 
 	start := time.Now()
 	d := net.Dialer{Timeout: r.cfg.ConnectTimeout, KeepAlive: -1}
@@ -556,23 +561,8 @@ func newH2CTransport(dialTimeout time.Duration) *http.Transport {
 // response head, then events until the run closes it.
 func (c *client) runH2(ctx context.Context, r *runner, sem chan struct{}, tr *http.Transport) {
 	defer r.wg.Done()
-	signaled := false
-	signal := func(d time.Duration, err string) {
-		if signaled {
-			return
-		}
-		signaled = true
-		if err == "" {
-			r.confirmed[c.idx].Store(true)
-		}
-		<-sem
-		r.ready <- readyMsg{idx: c.idx, connect: d, err: err}
-	}
-	defer func() {
-		if !signaled {
-			signal(0, "ended before confirm_subscription: "+c.endErr)
-		}
-	}()
+	signal, ensure := c.readySignal(r, sem)
+	defer ensure()
 
 	start := time.Now()
 	// The stream is cancelled when the run closes its connections, or when
