@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
 // The floor is the least a Go SSE server can do for the same wire format:
@@ -157,42 +160,6 @@ func (f *floorServer) stream(name string, create bool) *floorStream {
 	return st
 }
 
-// pubsubIdentifier is the identifier of $pubsub stream name as the module
-// writes it in confirm_subscription.
-func pubsubIdentifier(stream string) string {
-	b, _ := json.Marshal(map[string]string{"channel": "$pubsub", "stream_name": stream})
-	return string(b)
-}
-
-func appendSSE(dst []byte, event string, data []byte, id string) []byte {
-	if event != "" {
-		dst = append(dst, "event: "...)
-		dst = append(dst, event...)
-		dst = append(dst, '\n')
-	}
-	start := 0
-	for i := 0; i < len(data); i++ {
-		if c := data[i]; c == '\n' || c == '\r' {
-			dst = append(dst, "data: "...)
-			dst = append(dst, data[start:i]...)
-			dst = append(dst, '\n')
-			if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-				i++
-			}
-			start = i + 1
-		}
-	}
-	dst = append(dst, "data: "...)
-	dst = append(dst, data[start:]...)
-	dst = append(dst, '\n')
-	if id != "" {
-		dst = append(dst, "id: "...)
-		dst = append(dst, id...)
-		dst = append(dst, '\n')
-	}
-	return append(dst, '\n')
-}
-
 func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.WriteHeader(http.StatusMethodNotAllowed)
@@ -213,9 +180,9 @@ func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 	sid := randomToken(21)
 	var hello []byte
 	welcome, _ := json.Marshal(map[string]string{"type": "welcome", "sid": sid})
-	hello = appendSSE(hello, "welcome", welcome, "")
-	confirm, _ := json.Marshal(map[string]string{"type": "confirm_subscription", "identifier": pubsubIdentifier(name)})
-	hello = appendSSE(hello, "confirm_subscription", confirm, "")
+	hello = sse.AppendEvent(hello, "welcome", welcome, "", 0)
+	confirm, _ := json.Marshal(map[string]string{"type": "confirm_subscription", "identifier": protocol.PubSubStreamIdentifier(name)})
+	hello = sse.AppendEvent(hello, "confirm_subscription", confirm, "", 0)
 
 	sub := &floorSub{signal: make(chan struct{}, 1), kill: make(chan struct{})}
 	st := f.stream(name, true)
@@ -272,7 +239,7 @@ func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		case now := <-ping:
 			msg := `{"type":"ping","message":` + strconv.FormatInt(now.Unix(), 10) + `}`
-			if !write(appendSSE(nil, "ping", []byte(msg), "")) {
+			if !write(sse.AppendEvent(nil, "ping", []byte(msg), "", 0)) {
 				return
 			}
 			pingTimer.Reset(f.pingInterval)
@@ -327,7 +294,7 @@ func (f *floorServer) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 		st.mu.Lock()
 		st.offset++
 		id := strconv.FormatUint(st.offset, 10) + "/" + f.epoch + "/" + p.Stream
-		frame := appendSSE(make([]byte, 0, len(p.Data)+len(id)+32), "", []byte(p.Data), id)
+		frame := sse.AppendEvent(make([]byte, 0, len(p.Data)+len(id)+32), "", []byte(p.Data), id, 0)
 		frames := [][]byte{frame}
 		if f.mangle != nil {
 			frames = f.mangle(p.Stream, st.offset, frame)
