@@ -242,3 +242,56 @@ func TestRedisxLifecycle(t *testing.T) {
 		t.Fatalf("%d consumers after a reload, want the one kept", len(consumers))
 	}
 }
+
+// The startup log says what a configuration cannot do (a keyless broadcast
+// endpoint is loopback-only; the legacy pub/sub adapter cannot give history
+// guarantees) and never shows a secret or a Redis password.
+func TestStartupLogWarnsAndHidesSecrets(t *testing.T) {
+	redistest.Quiet()
+	srv := redistest.Start(t)
+	withPassword := strings.Replace(srv.URL(), "redis://", "redis://:hunter2secret@", 1)
+	n := startNodeLogging(t, "DEBUG", `
+	anycable_sse {
+		public_streams
+		streams_secret streams-s3cr3t-value
+		jwt_secret jwt-s3cr3t-value
+		broker memory
+		redis_url `+withPassword+`
+		broadcast_adapter http redis
+	}`)
+	c := n.subscribe(t, "stream=logs", "")
+	c.mustNext()
+	c.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(n.Logs(), "sse connection closed") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	logs := n.Logs()
+	for _, want := range []string{
+		"the broadcast endpoint accepts loopback clients only",
+		"broadcast_adapter redis is Redis pub/sub",
+		`"sid":`, // connection logs carry the connection id
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("startup log lacks %q:\n%s", want, logs)
+		}
+	}
+	// The broker's URL is logged at startup, without its password.
+	n2 := startNodeLogging(t, "DEBUG", `
+	anycable_sse {
+		broker redis `+withPassword+`
+	}`)
+	deadline = time.Now().Add(3 * time.Second)
+	for !strings.Contains(n2.Logs(), "anycable_sse ready") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(n2.Logs(), "xxxxx@") {
+		t.Errorf("the broker's URL is not logged redacted:\n%s", n2.Logs())
+	}
+	logs += n2.Logs()
+	for _, secret := range []string{"streams-s3cr3t-value", "jwt-s3cr3t-value", "hunter2secret"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log shows a secret (%s)", secret)
+		}
+	}
+}

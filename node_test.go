@@ -60,6 +60,12 @@ type node struct {
 // until it answers.
 func startNode(t testing.TB, site string) *node {
 	t.Helper()
+	return startNodeLogging(t, "WARN", site)
+}
+
+// startNodeLogging is startNode with Caddy's log level.
+func startNodeLogging(t testing.TB, level, site string) *node {
+	t.Helper()
 	bin := buildCaddy(t)
 	dir := t.TempDir()
 	n := &node{t: t, port: freePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
@@ -69,13 +75,13 @@ func startNode(t testing.TB, site string) *node {
 	auto_https off
 	persist_config off
 	log {
-		level WARN
+		level %s
 	}
 }
 http://127.0.0.1:%d {
 %s
 }
-`, n.port, site)), 0o644)
+`, level, n.port, site)), 0o644)
 	n.cmd = exec.Command(bin, "run", "--config", cf)
 	n.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	stderr, _ := n.cmd.StderrPipe()
