@@ -558,6 +558,11 @@ func (h *Handler) Cleanup() error {
 		h.sse.CloseAfter(time.Duration(h.StreamCloseDelay))
 	}
 	h.releaseIngesters()
+	if h.sse != nil && h.sse.Opts.RPC != nil {
+		// Streams of this config may still call the app (disconnects);
+		// only the idle keep-alive connections go.
+		h.sse.Opts.RPC.CloseIdleConnections()
+	}
 	_, err := engines.Delete(h.engineKey)
 	return err
 }

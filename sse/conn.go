@@ -112,8 +112,6 @@ func (c *Conn) setIdentifiers(ids string) {
 	c.mu.Unlock()
 }
 
-// Done is closed when the connection must end.
-func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Deliver implements pubsub.Subscriber. It runs on the publisher's goroutine,
 // under the subscription's lock, so it only frames and enqueues.
