@@ -112,7 +112,6 @@ func (c *Conn) setIdentifiers(ids string) {
 	c.mu.Unlock()
 }
 
-
 // Deliver implements pubsub.Subscriber. It runs on the publisher's goroutine,
 // under the subscription's lock, so it only frames and enqueues.
 func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
