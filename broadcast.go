@@ -3,7 +3,6 @@ package anycablesse
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -29,7 +28,10 @@ func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 			h.refuseBroadcast(w, r, http.StatusUnauthorized, "missing or wrong broadcast key")
 			return
 		}
-	} else if !h.openBroadcast && !isLoopback(requestInfo(r).RemoteAddr) {
+	} else if !h.openBroadcast && (!isLoopbackPeer(r.RemoteAddr) || viaTrustedProxy(r)) {
+		// The TCP peer decides, never a forwarded address; and a request
+		// forwarded by a trusted proxy is not local whatever its peer (such
+		// configs are refused at provision; this backs that up).
 		h.refuseBroadcast(w, r, http.StatusForbidden, "no broadcast_key configured: loopback clients only")
 		return
 	}
@@ -88,12 +90,4 @@ func (h *Handler) refuseBroadcast(w http.ResponseWriter, r *http.Request, status
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 	h.logger.Info("broadcast refused", zap.Int("status", status), zap.String("reason", reason), zap.String("remote", r.RemoteAddr))
-}
-
-func isLoopback(addr string) bool {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
-	}
-	ip := net.ParseIP(addr)
-	return ip != nil && ip.IsLoopback()
 }

@@ -159,12 +159,13 @@ func TestNoAuthAndPublicModes(t *testing.T) {
 
 	// public = noauth + public streams + a keyless broadcast endpoint that
 	// stays loopback-only unless remote publishing is confirmed.
-	loadCaddyWithGlobal(t, `servers {
-		trusted_proxies static 127.0.0.1/32
-	}`, `
-	anycable_sse {
-		public
-		secret s3cr3t
+	loadCaddy(t, `
+	route {
+		anycable_test_peer
+		anycable_sse {
+			public
+			secret s3cr3t
+		}
 	}`)
 	p := subscribe(t, "stream=pub")
 	p.mustNext()
@@ -175,7 +176,7 @@ func TestNoAuthAndPublicModes(t *testing.T) {
 	}
 	remote := func() int {
 		req, _ := http.NewRequest(http.MethodPost, baseURL()+"/_broadcast", strings.NewReader(`{"stream":"pub","data":"2"}`))
-		req.Header.Set("X-Forwarded-For", "198.51.100.9")
+		req.Header.Set("X-Test-Peer", "198.51.100.9:40000") // a remote TCP peer (trust_test.go)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -186,11 +187,12 @@ func TestNoAuthAndPublicModes(t *testing.T) {
 	if s := remote(); s != 403 {
 		t.Fatalf("public mode, remote publisher without confirmation: %d", s)
 	}
-	loadCaddyWithGlobal(t, `servers {
-		trusted_proxies static 127.0.0.1/32
-	}`, `
-	anycable_sse {
-		public allow_remote_broadcast
+	loadCaddy(t, `
+	route {
+		anycable_test_peer
+		anycable_sse {
+			public allow_remote_broadcast
+		}
 	}`)
 	if s := remote(); s != 201 {
 		t.Fatalf("public allow_remote_broadcast: %d", s)

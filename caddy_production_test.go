@@ -261,7 +261,7 @@ func TestAllowedOrigins(t *testing.T) {
 	site := `
 	anycable_sse {
 		public_streams
-		allowed_origins www.example.com *.example.io
+		allowed_origins www.example.com *.example.io https://app.example.org http://localhost:3000
 	}`
 	loadCaddy(t, site)
 	check := func(origin string) *http.Response {
@@ -282,18 +282,35 @@ func TestAllowedOrigins(t *testing.T) {
 		"http://example.io":           "",
 		"http://evil.com":             "",
 		"http://www.example.com:3000": "",
+		// A path or query never poses as a host suffix, nor is echoed.
+		"https://evil.com/.example.io":  "",
+		"https://evil.com?.example.io":  "",
+		"https://a.example.io@evil.com": "",
+		// Full origins, as the README writes them, match as browsers send them.
+		"https://app.example.org": "https://app.example.org",
+		"http://app.example.org":  "",
+		"http://localhost:3000":   "http://localhost:3000",
+		"http://localhost:3001":   "",
 	} {
 		r := check(origin)
 		if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != want {
 			t.Errorf("%s: %d ACAO %q, want 200 %q", origin, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"), want)
 		}
 	}
-	loadCaddy(t, strings.Replace(site, "*.example.io", "*.example.io\n\t\tenforce_origins", 1))
+	loadCaddy(t, strings.Replace(site, "localhost:3000", "localhost:3000\n\t\tenforce_origins", 1))
 	if r := check("http://evil.com"); r.StatusCode != 403 {
 		t.Errorf("enforced: %d", r.StatusCode)
 	}
 	if r := check("http://app.example.io"); r.StatusCode != 200 {
 		t.Errorf("enforced, allowed origin: %d", r.StatusCode)
+	}
+	for _, origin := range []string{"https://evil.com/.example.io", "https://evil.com?.example.io"} {
+		if r := check(origin); r.StatusCode != 403 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("enforced, %s: %d ACAO %q", origin, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	if r := check("https://app.example.org"); r.StatusCode != 200 {
+		t.Errorf("enforced, full origin: %d", r.StatusCode)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
 func init() {
@@ -59,8 +60,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    leeway                <duration>      # clock skew for exp/nbf
 //	    noauth
 //	    public [allow_remote_broadcast]
-//	    allowed_origins       <origin...>
-//	    enforce_origins
+//	    allowed_origins       <origin|host pattern...>  # https://example.com, *.example.com, localhost:3000
+//	    enforce_origins                       # 403 for other origins; needs allowed_origins
 //	    write_timeout         <duration>      # default 10s
 //	    max_pending           <size>          # default 1MiB
 //	    max_broadcast_body    <size>          # default 1MiB
@@ -69,7 +70,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_url_length        <size>          # default 16KiB
 //	    max_identifier_length <size>          # default 4KiB
 //	    max_streams_per_connection <n>        # default 100
-//	    max_connections_per_ip <n>            # default: no limit
+//	    max_connections_per_ip <n>            # default: no limit; per TCP peer unless trusted_proxies_strict
 //	    stream_close_delay    <duration>      # on reload; default 0: streams outlive reloads
 //	    http1_takeover        [on|off]        # default on
 //	}
@@ -79,6 +80,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := make(map[string]bool)
+	var enforceWithoutList error
 	for d.NextBlock(0) {
 		name := d.Val()
 		if seen[name] {
@@ -168,7 +170,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "allowed_origins":
 			h.AllowedOrigins, err = someArgs(d)
+			for _, o := range h.AllowedOrigins {
+				if oerr := sse.CheckOriginPattern(o); oerr != nil {
+					return d.Errf("%v", oerr)
+				}
+			}
 		case "enforce_origins":
+			// Kept with this line's position, returned if the block ends
+			// without allowed_origins.
+			enforceWithoutList = d.Errf("enforce_origins needs allowed_origins (with no list every origin is allowed)")
 			err = flag(d, &h.EnforceOrigins)
 		case "write_timeout":
 			err = durationArg(d, &h.WriteTimeout, false)
@@ -210,6 +220,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
+	}
+	if h.EnforceOrigins && len(h.AllowedOrigins) == 0 {
+		return enforceWithoutList
 	}
 	return nil
 }

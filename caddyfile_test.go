@@ -120,3 +120,36 @@ func TestCaddyfileAdaptAndValidate(t *testing.T) {
 		}
 	}
 }
+
+// allowed_origins takes full origins and host patterns; an entry that can
+// never match an Origin header, and enforce_origins without a list, are
+// refused while adapting, with the line.
+func TestCaddyfileOrigins(t *testing.T) {
+	h, err := parse(t, `anycable_sse {
+		allowed_origins https://example.com http://localhost:3000 *.example.io https://*.example.org
+		enforce_origins
+	}`)
+	if err != nil || len(h.AllowedOrigins) != 4 || !h.EnforceOrigins {
+		t.Fatalf("%+v %v", h, err)
+	}
+	for input, want := range map[string]string{
+		"anycable_sse {\n\tallowed_origins https://example.com/\n}":     "allowed_origins \"https://example.com/\": an origin has no path (not even a trailing /): write scheme://host[:port], at Testfile:2",
+		"anycable_sse {\n\tallowed_origins https://a.test?x=1\n}":       "allowed_origins \"https://a.test?x=1\": an origin has no query, at Testfile:2",
+		"anycable_sse {\n\tallowed_origins https://u@a.test\n}":         "an origin has no userinfo",
+		"anycable_sse {\n\tallowed_origins *example.com\n}":             "wildcard is only allowed as the whole first label",
+		"anycable_sse {\n\tpath /e\n\tenforce_origins\n\tnoauth\n}":     "enforce_origins needs allowed_origins (with no list every origin is allowed), at Testfile:3",
+		"anycable_sse {\n\tallowed_origins a.test:99999\n}":             "invalid port",
+		"anycable_sse {\n\tallowed_origins ok.test https://a.test#x\n}": "no fragment",
+	} {
+		_, err := parse(t, input)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", input, err, want)
+		}
+	}
+	// The same rules hold for JSON configs (Validate / Provision).
+	v := Handler{EnforceOrigins: true}
+	v.applyDefaults()
+	if err := v.Validate(); err == nil || !strings.Contains(err.Error(), "enforce_origins needs allowed_origins") {
+		t.Errorf("JSON enforce_origins without a list: %v", err)
+	}
+}

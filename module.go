@@ -136,11 +136,17 @@ type Handler struct {
 	// mode to every client address.
 	PublicRemoteBroadcast bool `json:"public_remote_broadcast,omitempty"`
 
-	// AllowedOrigins limits which origins get CORS headers ("*.example.com"
-	// matches subdomains). Default: every origin (Access-Control-Allow-Origin: *).
+	// AllowedOrigins limits which origins get CORS headers: full origins
+	// as browsers send them ("https://example.com", "http://localhost:3000",
+	// "https://*.example.com") or host patterns that match any scheme
+	// ("example.com", "*.example.com" for subdomains, "localhost:3000"); a
+	// pattern without a port matches the scheme's default port. The Origin
+	// header is parsed (scheme, host, port; anything else is refused)
+	// before it is compared. Entries that can never match are refused.
+	// Default: every origin (Access-Control-Allow-Origin: *).
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// EnforceOrigins refuses other origins with 403 (AnyCable only omits
-	// the CORS header).
+	// the CORS header). It needs AllowedOrigins.
 	EnforceOrigins bool `json:"enforce_origins,omitempty"`
 
 	// WriteTimeout bounds one write to a client. Default: 10s.
@@ -162,8 +168,11 @@ type Handler struct {
 	// MaxStreamsPerConnection bounds the streams one connection follows.
 	// Default: 100.
 	MaxStreamsPerConnection int `json:"max_streams_per_connection,omitempty"`
-	// MaxConnectionsPerIP bounds open SSE connections per client address
-	// (Caddy's client IP, which honours trusted_proxies). Default: no limit.
+	// MaxConnectionsPerIP bounds open SSE connections per client address:
+	// Caddy's client IP when the server sets trusted_proxies_strict, else
+	// the TCP peer (behind a proxy without strict mode, the proxy: a
+	// forwarded address the client can write itself is not counted).
+	// Default: no limit.
 	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
 
 	// HTTP1Takeover takes HTTP/1.1 streams over from net/http once their
@@ -190,6 +199,9 @@ type Handler struct {
 	// httpAdapter: the broadcast endpoint is on (broadcast_adapter http).
 	httpAdapter bool
 	sse         *sse.Server
+
+	// trust is how the server treats forwarded addresses (trust.go).
+	trust serverTrust
 }
 
 // BrokerConfig chooses the broker.
@@ -303,6 +315,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for _, a := range h.BroadcastAdapters {
 		h.httpAdapter = h.httpAdapter || a == adapterHTTP
 	}
+	h.trust = trustOf(ctx)
+	if h.httpAdapter && h.broadcastKey == "" && !h.openBroadcast && h.trust.proxies {
+		return errKeylessBehindProxies
+	}
+	origins, err := sse.ParseOrigins(h.AllowedOrigins)
+	if err != nil {
+		return err
+	}
 	m := initMetrics()
 	if err := m.register(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
@@ -348,7 +368,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			MaxURL:         h.MaxURLLength,
 			MaxStreams:     h.MaxStreamsPerConnection,
 			MaxConnsPerIP:  h.MaxConnectionsPerIP,
-			AllowedOrigins: h.AllowedOrigins,
+			Origins:        origins,
 			EnforceOrigins: h.EnforceOrigins,
 			Version:        Version,
 		},
@@ -522,6 +542,9 @@ func (h *Handler) Validate() error {
 	if h.Path == h.BroadcastPath {
 		return errors.New("path and broadcast_path must differ")
 	}
+	if h.EnforceOrigins && len(h.AllowedOrigins) == 0 {
+		return errors.New("enforce_origins needs allowed_origins")
+	}
 	if h.PublicRemoteBroadcast && !h.Public {
 		return errors.New("public_remote_broadcast only applies to public mode")
 	}
@@ -572,7 +595,9 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	switch r.URL.Path {
 	case h.Path:
-		h.sse.ServeEvents(w, r, requestInfo(r))
+		info := requestInfo(r)
+		info.LimitKey = limitKey(r.RemoteAddr, info.RemoteAddr, h.trust.strict)
+		h.sse.ServeEvents(w, r, info)
 		return nil
 	case h.BroadcastPath:
 		if h.httpAdapter {

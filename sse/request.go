@@ -120,13 +120,28 @@ func (s *Server) identifierFromQuery(q url.Values) (string, error) {
 	return id, nil
 }
 
-// sessionID is the client's X-Request-ID when it is a sane token (AnyCable
-// uses it verbatim), otherwise a random 21-character id.
-func sessionID(r *http.Request) string {
+// newSessionID is a random 21-character sid. AnyCable takes the client's
+// X-Request-ID verbatim, but the sid names a connection in exclude_socket
+// and, under noauth, in its identifiers {"sid":…} that remote disconnects
+// aim at: a client that picks its sid could pick another client's.
+func newSessionID() string {
+	return randomID(21)
+}
+
+// requestID is the client's X-Request-ID when it is a sane token, for log
+// lines only (beside the sid); empty otherwise.
+func requestID(r *http.Request) string {
 	if v := r.Header.Get("X-Request-ID"); v != "" && len(v) <= 128 && printableToken(v) {
 		return v
 	}
-	return randomID(21)
+	return ""
+}
+
+func limitKey(info RequestInfo) string {
+	if info.LimitKey != "" {
+		return info.LimitKey
+	}
+	return info.RemoteAddr
 }
 
 func printableToken(s string) bool {

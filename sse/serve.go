@@ -56,9 +56,9 @@ type Options struct {
 	MaxStreams int
 	// MaxConnsPerIP bounds open connections per client address; 0: none.
 	MaxConnsPerIP int
-	// AllowedOrigins, when set, limits which origins get CORS headers;
-	// EnforceOrigins refuses the others with 403.
-	AllowedOrigins []string
+	// Origins, when set, limits which origins get CORS headers (see
+	// ParseOrigins); EnforceOrigins refuses the others with 403.
+	Origins        *Origins
 	EnforceOrigins bool
 	// Version is sent in X-Anycable-Version.
 	Version string
@@ -128,10 +128,17 @@ func (s *Server) disown(c *Conn) {
 }
 
 // RequestInfo is what the web server knows about a request beyond
-// http.Request: the absolute URL and the real client address.
+// http.Request: the absolute URL, the client address and the address that
+// connection limits count.
 type RequestInfo struct {
-	URL        string
+	URL string
+	// RemoteAddr is the client as the web server sees it (behind a trusted
+	// proxy, the forwarded address); the app gets it as REMOTE_ADDR.
 	RemoteAddr string
+	// LimitKey is the address max_connections_per_ip counts: an address a
+	// client cannot choose (the TCP peer, unless the web server parses
+	// forwarded addresses strictly). Empty: RemoteAddr.
+	LimitKey string
 }
 
 // ErrorHeader carries the short reason of a refusal.
@@ -171,8 +178,9 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 
 	sess := &session{
-		srv:  s,
-		conn: newConn(sessionID(r), info.RemoteAddr, s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
+		srv:       s,
+		conn:      newConn(newSessionID(), limitKey(info), s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
+		requestID: requestID(r),
 	}
 	// What the app is told about the request; only built when there is an
 	// app, since it lives as long as the connection.
@@ -293,7 +301,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, reas
 	s.metrics().Refused(status)
 	if ce := s.Log.Check(zapcore.InfoLevel, "sse request refused"); ce != nil {
 		ce.Write(zap.Int("status", status), zap.String("reason", reason), zap.String("sid", sid),
-			zap.String("method", r.Method), zap.String("remote", r.RemoteAddr))
+			zap.String("request_id", requestID(r)), zap.String("method", r.Method), zap.String("remote", r.RemoteAddr))
 	}
 }
 
@@ -334,7 +342,7 @@ func (s *Server) setCORS(h http.Header, r *http.Request) bool {
 	h.Set("Access-Control-Allow-Credentials", "true")
 	h.Set("Access-Control-Allow-Headers", "Origin, X-Requested-With, X-Request-ID, Content-Type, Accept, X-CSRF-Token, Authorization")
 	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	if len(s.Opts.AllowedOrigins) == 0 {
+	if s.Opts.Origins == nil {
 		h.Set("Access-Control-Allow-Origin", "*")
 		return true
 	}
@@ -342,9 +350,9 @@ func (s *Server) setCORS(h http.Header, r *http.Request) bool {
 	if origin == "" {
 		return true // not a cross-origin browser request
 	}
-	if lower, ok := OriginAllowed(origin, s.Opts.AllowedOrigins); ok {
-		h.Set("Access-Control-Allow-Origin", lower)
-		h.Add("Vary", "Origin")
+	h.Add("Vary", "Origin")
+	if canonical, ok := s.Opts.Origins.Match(origin); ok {
+		h.Set("Access-Control-Allow-Origin", canonical)
 		return true
 	}
 	return false
@@ -454,33 +462,4 @@ func (c *Conn) pingFrame(now time.Time) []byte {
 func pingEvent(now time.Time) []byte {
 	r := protocol.Reply{Type: protocol.TypePing, RawMessage: strconv.AppendInt(nil, now.Unix(), 10)}
 	return AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0)
-}
-
-// OriginAllowed matches an Origin header against AnyCable's allowed-origins
-// rules: an entry "*.example.com" matches any host ending in ".example.com",
-// any other entry must equal the host (with its port). It returns the
-// lowercased origin on a match.
-func OriginAllowed(origin string, allowed []string) (string, bool) {
-	lower := strings.ToLower(origin)
-	host := lower
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
-	}
-	host = strings.TrimSuffix(host, "/")
-	for _, a := range allowed {
-		a = strings.ToLower(strings.TrimSpace(a))
-		if a == "" {
-			continue
-		}
-		if strings.HasPrefix(a, "*") {
-			if strings.HasSuffix(host, a[1:]) {
-				return lower, true
-			}
-			continue
-		}
-		if host == a {
-			return lower, true
-		}
-	}
-	return "", false
 }

@@ -26,6 +26,9 @@ type session struct {
 	srv  *Server
 	conn *Conn
 	env  protocol.Env
+	// requestID is the client's X-Request-ID, for log lines only: the sid
+	// is always generated (see newSessionID).
+	requestID string
 
 	// rpcConnected: the app knows this connection (an RPC connect or
 	// subscribe succeeded), so it gets exactly one disconnect call.
@@ -141,7 +144,7 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonUnauthorized, Reconnect: false, ForceReconnect: true})
 	}
 	if ce := s.Log.Check(zapcore.DebugLevel, "sse connection opened"); ce != nil {
-		ce.Write(zap.String("sid", c.sid), zap.Strings("subscriptions", ss.subscribed), zap.Strings("streams", known))
+		ce.Write(zap.String("sid", c.sid), zap.String("request_id", ss.requestID), zap.Strings("subscriptions", ss.subscribed), zap.Strings("streams", known))
 	}
 	return http.StatusOK, ""
 }
