@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 
@@ -68,10 +69,15 @@ func peerIP(remoteAddr string) string {
 	return host
 }
 
-// isLoopbackPeer says whether the TCP peer is a loopback address.
+// isLoopbackPeer says whether the TCP peer is a loopback address. Parsing
+// is strict (an IPv6 zone only on IPv6, nothing but an address and a port),
+// so that no odd form passes for loopback.
 func isLoopbackPeer(remoteAddr string) bool {
-	ip := net.ParseIP(peerIP(remoteAddr))
-	return ip != nil && ip.IsLoopback()
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap().IsLoopback()
+	}
+	a, err := netip.ParseAddr(remoteAddr)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // viaTrustedProxy says whether Caddy found the request's peer among its
