@@ -202,13 +202,15 @@ func TestHTTP10StreamIsNotChunked(t *testing.T) {
 // A raw stream that ends (here: remote disconnect) still ends its chunked
 // response properly.
 func TestRawTakenOverStreamEndsWithTerminator(t *testing.T) {
-	loadCaddy(t, publicSite)
-	c := openStream(t, http.MethodGet, "/events?stream=rawend&raw=1", "", http.Header{"X-Request-Id": {"raw-ender"}})
+	// A raw stream shows no sid: the connection is named by JWT identifiers.
+	loadCaddy(t, strings.Replace(publicSite, "ping_interval 1s", "ping_interval 1s\n\t\tjwt_secret jw", 1))
+	tok := railsJWT("jw", `{"user":"raw-ender"}`, time.Now().Add(time.Hour))
+	c := openStream(t, http.MethodGet, "/events?stream=rawend&raw=1&jid="+tok, "", nil)
 	mustBroadcast(t, testKey, `{"stream":"rawend","data":"x"}`)
 	if ev := c.mustNext(); ev.Data != "x" {
 		t.Fatalf("%+v", ev)
 	}
-	mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"sid\":\"raw-ender\"}","reconnect":true}}`)
+	mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"user\":\"raw-ender\"}","reconnect":true}}`)
 	if !c.waitEnd(3 * time.Second) {
 		t.Fatal("did not end")
 	}
