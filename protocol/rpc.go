@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cableway/caddy-anycable-sse/internal/redact"
 )
 
 // AnyCable HTTP RPC (spec §6): the app authenticates connections (/connect),
@@ -177,16 +179,26 @@ type RPCClient struct {
 	connectURL, commandURL, disconnectURL string
 }
 
+// CheckRPCURL checks an RPC URL without I/O: http or https with a host.
+// Errors never carry the URL's password.
+func CheckRPCURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("anycable rpc: invalid url %q: %w", redact.URL(s), redact.Error(err, s))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("anycable rpc: url %q must be http:// or https:// with a host", redact.URL(s))
+	}
+	return nil
+}
+
 // NewRPCClient validates cfg and builds a client. The URL must be http or
 // https with a host.
 func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("anycable rpc: invalid url %q: %w", cfg.URL, err)
+	if err := CheckRPCURL(cfg.URL); err != nil {
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("anycable rpc: url %q must be http:// or https:// with a host", cfg.URL)
-	}
+	u, _ := url.Parse(cfg.URL)
 	if !rpcValidHeaderValue(cfg.Secret) {
 		return nil, errors.New("anycable rpc: secret contains characters not allowed in a header")
 	}
@@ -402,7 +414,7 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 		}
 		// A certificate problem will not fix itself within a retry.
 		retry := !rpcIsTLSConfigError(err)
-		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": " + err.Error(), err: err}, rpcOutcomeFailure, retry
+		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": " + redact.Error(err, endpoint).Error(), err: err}, rpcOutcomeFailure, retry
 	}
 	defer res.Body.Close()
 

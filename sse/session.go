@@ -229,6 +229,11 @@ func clampSince(since int64) int64 {
 // noauth.
 func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s, c := ss.srv, ss.conn
+	if s.Opts.EnforceJWT && (ss.token == "" || !s.Opts.JWT.Enabled()) {
+		// Fail closed: no token, or (a config the module refuses anyway)
+		// no key to check one with.
+		return http.StatusUnauthorized, "token required"
+	}
 	if s.Opts.JWT.Enabled() {
 		if ss.token != "" {
 			ids, err := s.Opts.JWT.Verify(ss.token, time.Now())
@@ -242,9 +247,6 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 			}
 			ss.acceptLocally(ids)
 			return http.StatusOK, ""
-		}
-		if s.Opts.EnforceJWT {
-			return http.StatusUnauthorized, "token required"
 		}
 	}
 	if s.Opts.NoAuth || s.Opts.RPC == nil {
