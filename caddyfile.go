@@ -109,9 +109,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "broadcast_path":
 			err = pathArg(d, &h.BroadcastPath)
 		case "secret":
-			err = oneArg(d, &h.Secret)
+			err = secretArg(d, &h.Secret)
 		case "broadcast_key":
-			err = oneArg(d, &h.BroadcastKey)
+			err = secretArg(d, &h.BroadcastKey)
 		case "public_streams":
 			err = flag(d, &h.PublicStreams)
 		case "streams_secrets":
@@ -121,7 +121,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "cable_ready_secrets":
 			h.CableReadySecrets, err = secretsArgs(d)
 		case "turbo_secret_key_base":
-			err = oneArg(d, &h.TurboSecretKeyBase)
+			err = secretArg(d, &h.TurboSecretKeyBase)
 		case "ping_interval":
 			var dur caddy.Duration
 			if err = durationArg(d, &dur, true); err == nil {
@@ -159,7 +159,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "rpc_secret":
-			err = oneArg(d, &h.RPCSecret)
+			err = secretArg(d, &h.RPCSecret)
 		case "rpc_timeout":
 			err = durationArg(d, &h.RPCTimeout, false)
 		case "rpc_concurrency":
@@ -294,9 +294,33 @@ func pathArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
+// errNoSecret explains the most common way to lose a secret's value: a
+// {$VAR} substituted with nothing leaves no token at all.
+func errNoSecret(d *caddyfile.Dispenser, name string) error {
+	return d.Errf("%s: no value (an environment variable substituted with nothing?); write %q for no key", name, noKey)
+}
+
+// secretArg reads one secret.
+func secretArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return errNoSecret(d, name)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
 // secretsArgs reads a list of secrets; "none" must stand alone.
 func secretsArgs(d *caddyfile.Dispenser) ([]string, error) {
-	args, err := someArgs(d)
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, errNoSecret(d, name)
+	}
+	var err error
 	if err == nil && len(args) > 1 && contains(args, noKey) {
 		return nil, d.Errf("%q can only stand alone", noKey)
 	}
