@@ -323,6 +323,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.hookShutdown(ctx); err != nil {
 		return err
 	}
+	if rpc != nil {
+		rpcClients.Store(rpc, struct{}{}) // until Cleanup
+	}
 	h.logStartup(jwt, streams, turbo, rpc != nil)
 	return nil
 }
@@ -556,6 +559,7 @@ func (h *Handler) Cleanup() error {
 	}
 	h.releaseIngesters()
 	if h.sse != nil && h.sse.Opts.RPC != nil {
+		rpcClients.Delete(h.sse.Opts.RPC)
 		// Streams of this config may still call the app (disconnects);
 		// only the idle keep-alive connections go.
 		h.sse.Opts.RPC.CloseIdleConnections()

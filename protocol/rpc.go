@@ -114,6 +114,9 @@ const (
 	RPCKindDecode = "decode"
 	// RPCKindBreakerOpen: the circuit breaker refused the call.
 	RPCKindBreakerOpen = "breaker_open"
+	// RPCKindQueueTimeout: no concurrency slot freed up within
+	// RPCConfig.QueueTimeout (the app is slow or down and callers pile up).
+	RPCKindQueueTimeout = "queue_timeout"
 	// RPCKindCanceled: the caller's context was cancelled (the client left).
 	RPCKindCanceled = "canceled"
 	// RPCKindInvalidRequest: the call could not be sent as given (a nil
@@ -138,6 +141,24 @@ func (e *RPCError) Error() string {
 // Unwrap exposes the underlying error (e.g. context.Canceled).
 func (e *RPCError) Unwrap() error { return e.err }
 
+// RPCUnavailable reports whether err says the app is unavailable for now
+// (unreachable, too slow, overloaded, a 5xx), as opposed to an answer the
+// app meant (a refusal, a malformed response) or the caller leaving. A
+// client turned away for this should come back later.
+func RPCUnavailable(err error) bool {
+	var re *RPCError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Kind {
+	case RPCKindUnavailable, RPCKindTimeout, RPCKindBreakerOpen, RPCKindQueueTimeout:
+		return true
+	case RPCKindHTTPStatus:
+		return re.Status >= 500
+	}
+	return false
+}
+
 // RPCConfig configures an RPCClient.
 type RPCConfig struct {
 	// URL is the RPC mount, e.g. http://127.0.0.1:3000/_anycable. The
@@ -150,8 +171,11 @@ type RPCConfig struct {
 	// concurrency slot. Default 3s.
 	Timeout time.Duration
 	// Concurrency is the most calls in flight at once; further calls wait in
-	// FIFO order (as long as their context lives). Default 28.
+	// FIFO order, at most QueueTimeout. Default 28.
 	Concurrency int
+	// QueueTimeout bounds the wait for a concurrency slot; a call that
+	// gets none fails with RPCKindQueueTimeout. Default: Timeout.
+	QueueTimeout time.Duration
 	// Transport, if set, replaces the client's own pooled transport.
 	Transport http.RoundTripper
 }
@@ -172,9 +196,11 @@ type RPCClient struct {
 	client  *http.Client
 	secret  string
 	timeout time.Duration
-	sem     chan struct{}
-	pending atomic.Int64
-	breaker *rpcBreaker
+	// queueTimeout bounds the wait for a slot in sem.
+	queueTimeout time.Duration
+	sem          chan struct{}
+	pending      atomic.Int64
+	breaker      *rpcBreaker
 
 	connectURL, commandURL, disconnectURL string
 }
@@ -208,6 +234,9 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = rpcDefaultConcurrency
 	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = cfg.Timeout
+	}
 	rt := cfg.Transport
 	if rt == nil {
 		rt = &http.Transport{
@@ -234,6 +263,7 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 		},
 		secret:        cfg.Secret,
 		timeout:       cfg.Timeout,
+		queueTimeout:  cfg.QueueTimeout,
 		sem:           make(chan struct{}, cfg.Concurrency),
 		breaker:       newRPCBreaker(time.Now),
 		connectURL:    u.JoinPath("connect").String(),
@@ -335,12 +365,18 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 	case c.sem <- struct{}{}:
 	default:
 		c.pending.Add(1)
+		wait := time.NewTimer(c.queueTimeout)
 		select {
 		case c.sem <- struct{}{}:
 			c.pending.Add(-1)
+			wait.Stop()
 		case <-ctx.Done():
 			c.pending.Add(-1)
+			wait.Stop()
 			return rpcCtxError(method, ctx, ctx.Err())
+		case <-wait.C:
+			c.pending.Add(-1)
+			return &RPCError{Kind: RPCKindQueueTimeout, Msg: fmt.Sprintf("%s: no free slot within %v (all %d in use)", method, c.queueTimeout, cap(c.sem))}
 		}
 	}
 	defer func() { <-c.sem }()

@@ -39,7 +39,16 @@ type session struct {
 	// closeAfter ends the stream right after the backlog (the app asked to
 	// disconnect while subscribing).
 	closeAfter bool
+	// unavailable names what could not serve the handshake for now
+	// (causeRPC); the client is told to come back rather than refused.
+	unavailable string
 }
+
+// Causes of a deferred connection (200 + disconnect reconnect:true).
+const (
+	causeBroker = "broker"
+	causeRPC    = "rpc"
+)
 
 // resolved is one confirmed subscription and its streams.
 type resolved struct {
@@ -258,6 +267,11 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
+		if protocol.RPCUnavailable(err) {
+			// A deploy or an outage of the app: the client comes back.
+			ss.unavailable = causeRPC
+			return http.StatusServiceUnavailable, "rpc unavailable"
+		}
 		return http.StatusBadRequest, "rpc connect error"
 	}
 	switch res.Status {
@@ -362,6 +376,10 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 			ss.subscribed = append(ss.subscribed, identifier)
 		}
 		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
+		if protocol.RPCUnavailable(err) {
+			ss.unavailable = causeRPC
+			return nil, http.StatusServiceUnavailable, "rpc unavailable"
+		}
 		return nil, http.StatusBadRequest, "rpc subscribe error"
 	}
 	// Any answer means the app has seen the connection: it gets a
