@@ -229,6 +229,8 @@ const defaultMaxStreamName = 1 << 10
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.applyDefaults()
+	// go-redis's own lines go through zap, rate-limited, not to stderr.
+	pubsub.RouteRedisLogs(func() *zap.Logger { return caddy.Log().Named("http.handlers.anycable_sse.go_redis") })
 
 	// URLs resolve first, so that everything checkable is checked before
 	// anything is built.
