@@ -319,6 +319,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			AllowedOrigins: h.AllowedOrigins,
 			EnforceOrigins: h.EnforceOrigins,
 			Version:        Version,
+			BrokerName:     h.Broker.Type,
 		},
 	}
 

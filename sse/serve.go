@@ -62,6 +62,8 @@ type Options struct {
 	EnforceOrigins bool
 	// Version is sent in X-Anycable-Version.
 	Version string
+	// BrokerName names the broker in logs ("memory", "redis").
+	BrokerName string
 }
 
 // Server serves the SSE endpoint of one handler configuration. The hub and
@@ -238,7 +240,11 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			}
 			retry := outageRetry()
 			s.metrics().Deferred(cause)
-			s.Log.Warn("sse connection deferred: "+cause+" unavailable, client told to reconnect",
+			what := "the app (RPC)"
+			if cause == causeBroker {
+				what = "the " + s.Opts.BrokerName + " broker"
+			}
+			s.Log.Warn("sse connection deferred: "+what+" is unavailable, client told to reconnect",
 				zap.String("sid", sess.conn.sid), zap.String("cause", cause), zap.String("reason", reason), zap.Int64("retry_ms", retry))
 			s.restartNow(w, req.raw, retry)
 			return
