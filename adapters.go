@@ -77,7 +77,7 @@ func (h *Handler) loadIngesters() error {
 			return pooledIngester{ingester: ing, once: new(sync.Once)}, nil
 		})
 		if err != nil {
-			return fmt.Errorf("broadcast_adapter %s: %w", a, err)
+			return fmt.Errorf("broadcast_adapters %s: %w", a, err)
 		}
 		h.ingesterKeys = append(h.ingesterKeys, key)
 		h.ingesters = append(h.ingesters, val.(pooledIngester))

@@ -287,7 +287,7 @@ func TestStartupLogWarnsAndHidesSecrets(t *testing.T) {
 	logs := n.Logs()
 	for _, want := range []string{
 		"the broadcast endpoint accepts loopback clients only",
-		"broadcast_adapter redis is Redis pub/sub",
+		"broadcast_adapters redis is Redis pub/sub",
 		`"sid":`, // connection logs carry the connection id
 	} {
 		if !strings.Contains(logs, want) {

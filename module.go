@@ -188,7 +188,7 @@ type Handler struct {
 	broadcastKey string
 	// openBroadcast: public mode confirmed that any client may publish.
 	openBroadcast bool
-	// httpAdapter: the broadcast endpoint is on (broadcast_adapter http).
+	// httpAdapter: the broadcast endpoint is on (broadcast_adapters http).
 	httpAdapter bool
 	sse         *sse.Server
 }
@@ -464,7 +464,7 @@ func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol
 	h.logger.Info("anycable_sse ready", fields...)
 	for _, a := range h.BroadcastAdapters {
 		if a == adapterRedis {
-			h.logger.Warn("broadcast_adapter redis is Redis pub/sub: at-most-once, every node numbers messages on its own, " +
+			h.logger.Warn("broadcast_adapters redis is Redis pub/sub: at-most-once, every node numbers messages on its own, " +
 				"so a broadcast published while a node is disconnected is lost and ids do not carry across nodes; use redisx for reliable history")
 		}
 	}

@@ -330,7 +330,7 @@ func (ss *session) subscribe(ctx context.Context, identifier string) ([]string, 
 			v = s.Opts.Turbo
 		}
 		if v == nil || !v.Enabled() {
-			return nil, http.StatusBadRequest, "signed streams need streams_secret"
+			return nil, http.StatusBadRequest, "signed streams need streams_secrets (or secret)"
 		}
 		name, err := v.Verify(info.SignedStreamName)
 		if err != nil {
