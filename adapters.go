@@ -91,6 +91,7 @@ func (h *Handler) loadIngesters() error {
 // ingester kept across a reload just goes on).
 func (h *Handler) started() {
 	h.applyLimits()
+	warnSharedListeners(h.logger)
 	for _, ing := range h.ingesters {
 		if err := ing.start(); err != nil {
 			h.logger.Error("starting a broadcast adapter", zap.Error(err))
