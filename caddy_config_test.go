@@ -64,6 +64,12 @@ func TestEmptyResolvedSecretIsAnError(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming %s and the placeholder", sub, err, sub)
 		}
 	}
+	// An rpc_url that resolves to nothing would accept every connection
+	// without the app.
+	err := validateSite(t, "\tanycable_sse {\n\t\trpc_url {env.ANYCABLE_TEST_UNSET_VAR}\n\t}")
+	if err == nil || !strings.Contains(err.Error(), "rpc_url") || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("rpc_url resolving to nothing: %v", err)
+	}
 	// none stays the explicit "no key", and a set variable is fine.
 	t.Setenv("ANYCABLE_TEST_SET_VAR", "value")
 	for _, site := range []string{

@@ -234,10 +234,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	// URLs resolve first, so that everything checkable is checked before
 	// anything is built.
-	repl := caddy.NewReplacer()
-	h.RPCURL = repl.ReplaceKnown(h.RPCURL, "")
-	h.RedisURL = repl.ReplaceKnown(h.RedisURL, "")
-	h.Broker.URL = repl.ReplaceKnown(h.Broker.URL, "")
+	// A URL that resolves to nothing is an error like an empty secret: an
+	// rpc_url gone empty would accept every connection without the app.
+	r := secretResolver{repl: caddy.NewReplacer()}
+	for _, u := range []struct {
+		name string
+		v    *string
+	}{{"rpc_url", &h.RPCURL}, {"redis_url", &h.RedisURL}, {"broker url", &h.Broker.URL}} {
+		resolved, off, err := r.one(u.name, *u.v)
+		if err != nil {
+			return err
+		}
+		if off {
+			return fmt.Errorf("%s: %q is not a URL", u.name, noKey)
+		}
+		*u.v = resolved
+	}
 	if err := h.check(); err != nil {
 		return err
 	}

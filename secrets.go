@@ -45,7 +45,7 @@ func (r secretResolver) one(name, v string) (val string, off bool, err error) {
 	}
 	val = r.repl.ReplaceKnown(v, "")
 	if val == "" {
-		return "", false, fmt.Errorf("%s: %q resolved to an empty value (is the environment variable set? write %q for no key)", name, v, noKey)
+		return "", false, fmt.Errorf("%s: %q resolved to an empty value (is the environment variable set?); write %q for no key", name, v, noKey)
 	}
 	if val == noKey {
 		return "", true, nil
