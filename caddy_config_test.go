@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -202,4 +204,38 @@ func TestTypedBroadcastCarriesPosition(t *testing.T) {
 func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// The startup line reports what the resolved config does, never the
+// configured values: "jwt" is false when jwt_secrets none turns the
+// fallback to secret off, and no secret appears.
+func TestStartupLogReportsResolvedKeys(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	t.Setenv("ANYCABLE_TEST_SECRET", "startup-s3cr3t-value")
+	loadCaddyWithGlobal(t, "log {\n\t\toutput file "+logFile+"\n\t\tlevel INFO\n\t}", `
+	anycable_sse {
+		secret {env.ANYCABLE_TEST_SECRET}
+		jwt_secrets none
+	}`)
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]any
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.Contains(line, `"anycable_sse ready"`) {
+			_ = json.Unmarshal([]byte(line), &ready)
+		}
+	}
+	if ready == nil {
+		t.Fatalf("no startup line in:\n%s", raw)
+	}
+	for k, want := range map[string]bool{"jwt": false, "signed_streams": true, "broadcast_key": true, "rpc": false} {
+		if ready[k] != want {
+			t.Errorf("startup %s = %v, want %v (%v)", k, ready[k], want, ready)
+		}
+	}
+	if strings.Contains(string(raw), "startup-s3cr3t-value") {
+		t.Error("the log shows the secret")
+	}
 }
