@@ -47,11 +47,12 @@ type Handler struct {
 	// secret and the streams secret are derived from it as AnyCable derives
 	// them, so one anycable-rails secret configures both sides. An explicit
 	// per-purpose value wins. Placeholders such as {env.ANYCABLE_SECRET} are
-	// resolved at provision time.
+	// resolved at provision time; a secret (this one or any below) that is
+	// set but resolves to nothing is an error, and "none" means "no key".
 	Secret string `json:"secret,omitempty"`
 	// BroadcastKey is required as "Authorization: Bearer <key>" on the
 	// broadcast endpoint. Default: HMAC-SHA256(secret, "broadcast-cable") in
-	// hex. With no key, only loopback clients may broadcast.
+	// hex. With no key ("none"), only loopback clients may broadcast.
 	BroadcastKey string `json:"broadcast_key,omitempty"`
 
 	// PublicStreams allows ?stream= (unsigned stream names).
@@ -106,7 +107,10 @@ type Handler struct {
 	// RPCSecret is sent as "Authorization: Bearer <secret>" to the app.
 	// Default: HMAC-SHA256(secret, "rpc-cable") in hex.
 	RPCSecret string `json:"rpc_secret,omitempty"`
-	// RPCTimeout bounds one RPC call, retries included. Default: 3s.
+	// RPCTimeout bounds one RPC call, retries included, and the wait for a
+	// free slot (RPCConcurrency). An app that does not answer in time, is
+	// unreachable or answers 5xx gets the client a disconnect with
+	// reconnect:true, not a refusal. Default: 3s.
 	RPCTimeout caddy.Duration `json:"rpc_timeout,omitempty"`
 	// RPCConcurrency bounds RPC calls in flight. Default: 28.
 	RPCConcurrency int `json:"rpc_concurrency,omitempty"`
@@ -120,7 +124,8 @@ type Handler struct {
 	// JWTParam is the token's query parameter; the header is "X-" + it.
 	// Default: jid.
 	JWTParam string `json:"jwt_param,omitempty"`
-	// EnforceJWT refuses connections that bring no token (401).
+	// EnforceJWT refuses connections without a valid token (401). It needs
+	// a JWT key: without one the config is refused.
 	EnforceJWT bool `json:"enforce_jwt,omitempty"`
 	// Leeway tolerates clock skew when checking a token's exp and nbf.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
