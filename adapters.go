@@ -77,7 +77,7 @@ func (h *Handler) loadIngesters() error {
 			return pooledIngester{ingester: ing, once: new(sync.Once)}, nil
 		})
 		if err != nil {
-			return fmt.Errorf("broadcast_adapter %s: %w", a, err)
+			return fmt.Errorf("broadcast_adapters %s: %w", a, err)
 		}
 		h.ingesterKeys = append(h.ingesterKeys, key)
 		h.ingesters = append(h.ingesters, val.(pooledIngester))
@@ -91,6 +91,7 @@ func (h *Handler) loadIngesters() error {
 // ingester kept across a reload just goes on).
 func (h *Handler) started() {
 	h.applyLimits()
+	warnSharedListeners(h.logger)
 	for _, ing := range h.ingesters {
 		if err := ing.start(); err != nil {
 			h.logger.Error("starting a broadcast adapter", zap.Error(err))
@@ -138,28 +139,42 @@ func (e *engine) ingest(ctx context.Context, payload []byte) error {
 	return nil
 }
 
-// validateAdapters checks the adapter list against the broker.
-func (h *Handler) validateAdapters() error {
+// errRedisAdapterWithRedisBroker: every node receives every pub/sub
+// message; with a shared broker each node would store it again.
+var errRedisAdapterWithRedisBroker = errors.New("broadcast_adapters redis (pub/sub) reaches every node, so with broker redis each message would be stored once per node: use redisx")
+
+// checkAdapters checks an adapter list on its own.
+func checkAdapters(list []string) error {
 	seen := map[string]bool{}
-	for _, a := range h.BroadcastAdapters {
+	for _, a := range list {
 		switch a {
 		case adapterHTTP, adapterRedisX, adapterRedis:
 		default:
-			return fmt.Errorf("broadcast_adapter: unknown adapter %q (known: http, redisx, redis)", a)
+			return fmt.Errorf("broadcast_adapters: unknown adapter %q (known: http, redisx, redis)", a)
 		}
 		if seen[a] {
-			return fmt.Errorf("broadcast_adapter: %q listed twice", a)
+			return fmt.Errorf("broadcast_adapters: %q listed twice", a)
 		}
 		seen[a] = true
 	}
-	if seen[adapterRedisX] && h.Broker.Type != "redis" {
-		h.logger.Warn("broadcast_adapter redisx with the memory broker: each node takes a share of the broadcasts, " +
-			"so with several nodes every client misses the others' share; use broker redis beyond one node")
+	return nil
+}
+
+// checkAdaptersWithBroker checks the adapter list against the broker.
+func (h *Handler) checkAdaptersWithBroker() error {
+	if err := checkAdapters(h.BroadcastAdapters); err != nil {
+		return err
 	}
-	if seen[adapterRedis] && h.Broker.Type == "redis" {
-		// Every node receives every pub/sub message; with a shared broker
-		// each node would store it again.
-		return errors.New("broadcast_adapter redis (pub/sub) reaches every node, so with broker redis each message would be stored once per node: use redisx")
+	if contains(h.BroadcastAdapters, adapterRedis) && h.Broker.Type == "redis" {
+		return errRedisAdapterWithRedisBroker
 	}
 	return nil
+}
+
+// warnAdapters logs the adapter combinations that work but surprise.
+func (h *Handler) warnAdapters() {
+	if contains(h.BroadcastAdapters, adapterRedisX) && h.Broker.Type != "redis" {
+		h.logger.Warn("broadcast_adapters redisx with the memory broker: each node takes a share of the broadcasts, " +
+			"so with several nodes every client misses the others' share; use broker redis beyond one node")
+	}
 }

@@ -14,13 +14,16 @@ import (
 )
 
 // serveBroadcast is AnyCable's HTTP broadcaster endpoint: a publication (or
-// a batch, or a remote command) as JSON. 201 on success, 401 for a wrong or
-// missing key, 403 for a non-loopback client when no key is configured, 413
-// over the body limit, 422 for a malformed body (AnyCable answers 201 and
-// drops it silently), 503 when the broker cannot store it.
+// a batch, or a remote command) as JSON. 201 on success, 400 when the body
+// cannot be read, 401 for a wrong or missing key, 403 for a non-loopback
+// client when no key is configured, 405 (Allow: POST) for another method,
+// 413 over the body limit, 422 for a malformed body (AnyCable answers 201
+// and drops it silently), 500 when the broker fails otherwise, 503 when the
+// broker cannot store it now.
 func (h *Handler) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		h.refuseBroadcast(w, r, http.StatusUnprocessableEntity, "method must be POST")
+		w.Header().Set("Allow", http.MethodPost)
+		h.refuseBroadcast(w, r, http.StatusMethodNotAllowed, "method must be POST")
 		return
 	}
 	if h.broadcastKey != "" {

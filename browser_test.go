@@ -337,7 +337,7 @@ func demoSite(t *testing.T) (site, secret string) {
 		t.Fatalf("%s: no ':8080 {' ... '}' site block", demoCaddyfile)
 	}
 	site = strings.Join(lines[start+1:end], "\n")
-	m := regexp.MustCompile(`(?m)^\s*streams_secret\s+(\S+)\s*$`).FindStringSubmatch(site)
+	m := regexp.MustCompile(`(?m)^\s*streams_secrets?\s+(\S+)\s*$`).FindStringSubmatch(site)
 	if m == nil {
 		t.Fatalf("%s: no streams_secret in the site block", demoCaddyfile)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -404,5 +405,26 @@ func TestSubcommands(t *testing.T) {
 	}
 	if err := exec.Command(bin, "anycable-sign-stream", "x").Run(); err == nil {
 		t.Fatal("signing without a secret succeeded")
+	}
+	// anycable-keys prints the keys derived from secret, as the module
+	// derives them (TestSecretDerivationAndPlaceholders uses the same key).
+	out, err = exec.Command(bin, "anycable-keys", "--secret", "s3cr3t").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ANYCABLE_BROADCAST_KEY=83149057b2f956b5f862c0ef5ad6a24d3677dc076d77e8999c24f77ca17d7a20\n",
+		"ANYCABLE_HTTP_RPC_SECRET=" + protocol.DeriveKey("s3cr3t", protocol.PurposeRPC) + "\n",
+		"ANYCABLE_STREAMS_SECRET=s3cr3t\n",
+		"ANYCABLE_JWT_SECRET=s3cr3t\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("anycable-keys lacks %q:\n%s", want, out)
+		}
+	}
+	cmd := exec.Command(bin, "anycable-keys")
+	cmd.Env = append(os.Environ(), "ANYCABLE_SECRET=")
+	if err := cmd.Run(); err == nil {
+		t.Fatal("anycable-keys without a secret succeeded")
 	}
 }

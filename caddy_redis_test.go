@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +121,26 @@ func TestRedisFaultsThroughCaddy(t *testing.T) {
 	t0 := time.Now()
 	late := n.subscribe(t, "stream=f", "")
 	t.Logf("late subscribe answered in %v", time.Since(t0))
-	if ev := late.mustNext(); ev.Event != "disconnect" || ev.Retry != "2000" || !strings.Contains(ev.Data, `"reconnect":true`) {
-		t.Fatalf("subscribing while Redis is down: %+v", ev)
+	ev := late.mustNext()
+	if retry, err := strconv.Atoi(ev.Retry); ev.Event != "disconnect" || err != nil || retry < 1000 || retry > 3000 ||
+		ev.Data != `{"type":"disconnect","reason":"server_restart","reconnect":true}` {
+		t.Fatalf("subscribing while Redis is down: %+v (want a retry of 1-3 s)", ev)
 	}
+	// The log says why, and go-redis's own lines are JSON log lines too.
+	deadline0 := time.Now().Add(3 * time.Second)
+	for !strings.Contains(n.Logs(), "the redis broker is unavailable") && time.Now().Before(deadline0) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(n.Logs(), "the redis broker is unavailable, client told to reconnect") {
+		t.Errorf("no log line names Redis as the cause:\n%s", n.Logs())
+	}
+	defer func() {
+		for _, line := range strings.Split(n.Logs(), "\n") {
+			if line != "" && !strings.HasPrefix(line, "{") {
+				t.Errorf("a plain-text line in Caddy's JSON log: %q", line)
+			}
+		}
+	}()
 	pings := 0
 	deadline := time.After(3 * time.Second)
 	for pings < 2 {
@@ -169,7 +187,7 @@ func TestRedisFaultsThroughCaddy(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ev := c.mustNext()
+	ev = c.mustNext()
 	if ev.Event != "reject_history" {
 		t.Fatalf("after Redis lost its data: %+v (first id %s)", ev, first.ID)
 	}
@@ -269,7 +287,7 @@ func TestStartupLogWarnsAndHidesSecrets(t *testing.T) {
 	logs := n.Logs()
 	for _, want := range []string{
 		"the broadcast endpoint accepts loopback clients only",
-		"broadcast_adapter redis is Redis pub/sub",
+		"broadcast_adapters redis is Redis pub/sub",
 		`"sid":`, // connection logs carry the connection id
 	} {
 		if !strings.Contains(logs, want) {

@@ -218,7 +218,6 @@ func TestRPCStatuses(t *testing.T) {
 		{"connect empty", `{}`, "", 400, "connect"},
 		{"connect string status", `{"status":"SUCCESS"}`, "", 400, "connect"},
 		{"connect html", `<html>`, "", 400, "connect"},
-		{"connect http 500", "http500", "", 400, "connect"},
 		{"subscription rejected", `{"status":1,"identifiers":"u"}`, `{"status":2}`, 400, "connect,command,disconnect"},
 		{"subscription error", `{"status":1,"identifiers":"u"}`, `{"status":0,"error_msg":"x"}`, 400, "connect,command,disconnect"},
 	}
@@ -277,7 +276,9 @@ func TestRPCTimeoutAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 400 || time.Since(start) > 1400*time.Millisecond {
+	// A timeout is the app being unavailable: the client is told to come
+	// back (TestRPCAppDownDefersConnections), not refused.
+	if resp.StatusCode != 200 || time.Since(start) > 1400*time.Millisecond {
 		t.Fatalf("slow app: %d after %v", resp.StatusCode, time.Since(start))
 	}
 	app.waitCalls(t, "connect", "command", "disconnect")
@@ -593,4 +594,119 @@ func TestCableReadyStreamsLocally(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad CableReady signature: %d", resp.StatusCode)
 	}
+}
+
+// scrapeOr0 is scrape for a sample that may not exist yet (a labelled
+// counter before its first increment).
+func scrapeOr0(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(baseURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// The app being down (a deploy, a crash, a 5xx, too slow) does not end an
+// EventSource for good: the client gets 200 + disconnect reconnect:true
+// with a jittered retry hint, as when Redis is down, and the metric counts
+// it. Only the app's own refusal is 401.
+func TestRPCAppDownDefersConnections(t *testing.T) {
+	const deferred = `caddy_anycable_sse_connections_deferred_total{cause="rpc"}`
+	expectDeferred := func(t *testing.T, what string) {
+		t.Helper()
+		before := scrapeOr0(t, deferred)
+		c := openStream(t, http.MethodGet, "/events?channel=ChatChannel", "", nil)
+		if c.resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d (%s), want 200", what, c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+		}
+		ev := c.mustNext()
+		if ev.Event != "disconnect" || ev.Data != `{"type":"disconnect","reason":"server_restart","reconnect":true}` {
+			t.Fatalf("%s: %+v", what, ev)
+		}
+		retry, err := strconv.Atoi(ev.Retry)
+		if err != nil || retry < 1000 || retry > 3000 {
+			t.Fatalf("%s: retry %q, want 1000-3000 ms", what, ev.Retry)
+		}
+		if !c.waitEnd(3 * time.Second) {
+			t.Fatalf("%s: the response did not end", what)
+		}
+		if got := scrapeOr0(t, deferred); got != before+1 {
+			t.Fatalf("%s: %s = %v, want %v", what, deferred, got, before+1)
+		}
+	}
+
+	var mu sync.Mutex
+	connect := 503
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case method == "connect" && connect != 200:
+			return connect, "down for a deploy"
+		case method == "connect":
+			return 200, `{"status":1,"identifiers":"u"}`
+		case method == "command":
+			return 502, "bad gateway"
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "rpc_timeout 500ms")+"\n\tmetrics /metrics")
+	expectDeferred(t, "connect answered 503")
+	mu.Lock()
+	connect = 200
+	mu.Unlock()
+	expectDeferred(t, "subscribe answered 502")
+
+	// Nothing listening at all.
+	dead := newFakeApp(t, nil)
+	dead.Close()
+	loadCaddy(t, rpcSite(dead, "rpc_timeout 300ms")+"\n\tmetrics /metrics")
+	expectDeferred(t, "app unreachable")
+	// A refusal by the app stays a refusal (TestRPCStatuses: 401, 400).
+}
+
+// A connection waits for an RPC slot at most rpc_timeout, and the number
+// of waiting calls is exported.
+func TestRPCSlotWaitIsCappedAndCounted(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		if method == "connect" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return 200, `{"status":1,"identifiers":"u"}`
+	})
+	t.Cleanup(unblock)
+	loadCaddy(t, rpcSite(app, "rpc_timeout 1s\n\t\trpc_concurrency 1")+"\n\tmetrics /metrics")
+	waitMetric(t, "caddy_anycable_sse_rpc_calls_waiting", 0)
+	first := make(chan *sseClient, 1)
+	go func() { first <- openStream(t, http.MethodGet, "/events?channel=ChatChannel", "", nil) }()
+	app.waitCalls(t, "connect")
+	second := make(chan *sseClient, 1)
+	go func() { second <- openStream(t, http.MethodGet, "/events?channel=ChatChannel", "", nil) }()
+	waitMetric(t, "caddy_anycable_sse_rpc_calls_waiting", 1)
+	// Both give up within rpc_timeout and are told to come back.
+	for _, ch := range []chan *sseClient{first, second} {
+		c := <-ch
+		if c.resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d (%s)", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+		}
+		if ev := c.mustNext(); ev.Event != "disconnect" || !strings.Contains(ev.Data, `"reconnect":true`) {
+			t.Fatalf("%+v", ev)
+		}
+	}
+	waitMetric(t, "caddy_anycable_sse_rpc_calls_waiting", 0)
 }

@@ -1,6 +1,7 @@
 package anycablesse
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
@@ -29,32 +31,35 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return m, err
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Every
+// subdirective has the name of its JSON field; list fields are plural, and
+// AnyCable's singular spelling (streams_secret, broadcast_adapter, ...) is
+// accepted too. Syntax:
 //
 //	anycable_sse [<matcher>] {
 //	    path                  <path>          # default /events
 //	    broadcast_path        <path>          # default /_broadcast
 //	    secret                <secret>        # AnyCable --secret; derives the keys below
-//	    broadcast_key         <key>
+//	    broadcast_key         <key>|none
 //	    public_streams
-//	    streams_secret        <secret...>     # first signs, any verifies
-//	    turbo_streams_secret  <secret...>
+//	    streams_secrets       <secret...>|none # first signs, any verifies
+//	    turbo_streams_secrets <secret...>
 //	    turbo_secret_key_base <secret_key_base>
-//	    cable_ready_secret    <secret...>     # CableReady::Stream names verified locally
+//	    cable_ready_secrets   <secret...>     # CableReady::Stream names verified locally
 //	    ping_interval         <duration>      # default 3s; 0 disables
-//	    broker                memory | redis [<url>] { prefix <prefix> }  # same broker and prefix: shared streams
+//	    broker                memory|redis [<url>] [prefix <prefix>] [{ prefix <prefix> }]
 //	    redis_url             <url>           # default redis://localhost:6379
-//	    broadcast_adapter     <http|redisx|redis...> # default http
+//	    broadcast_adapters    <http|redisx|redis...> # default http
 //	    redisx_stream         <key>           # default __anycable__
 //	    redis_channel         <channel>       # default __anycable__
 //	    history_limit         <n>             # default 100
 //	    history_ttl           <duration>      # default 300s
 //	    rpc_url               <url>
-//	    rpc_secret            <secret>
+//	    rpc_secret            <secret>|none
 //	    rpc_timeout           <duration>      # default 3s
 //	    rpc_concurrency       <n>             # default 28
 //	    headers               <name...>       # default cookie
-//	    jwt_secret            <secret...>     # default secret; first signs, any verifies
+//	    jwt_secrets           <secret...>|none # default secret; first signs, any verifies
 //	    jwt_param             <name>          # default jid (header X-JID)
 //	    enforce_jwt
 //	    leeway                <duration>      # clock skew for exp/nbf
@@ -74,40 +79,50 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    stream_close_delay    <duration>      # on reload; default 0: streams outlive reloads
 //	    http1_takeover        [on|off]        # default on
 //	}
+//
+// Whatever can be checked without the environment is checked here, so the
+// error names the file and line; Validate checks the rest.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	seen := make(map[string]bool)
-	var enforceWithoutList error
+	// at holds, per subdirective, an error pointing at its line, for the
+	// checks that need the whole block (two subdirectives that conflict).
+	at := make(map[string]func(string) error)
 	for d.NextBlock(0) {
 		name := d.Val()
+		if canon, ok := caddyfileAliases[name]; ok {
+			name = canon
+		}
 		if seen[name] {
 			return d.Errf("duplicate subdirective %q", name)
 		}
 		seen[name] = true
+		tok := d.Token()
+		at[name] = func(msg string) error { return fmt.Errorf("%s, at %s:%d", msg, tok.File, tok.Line) }
 
 		var err error
 		switch name {
 		case "path":
-			err = oneArg(d, &h.Path)
+			err = pathArg(d, &h.Path)
 		case "broadcast_path":
-			err = oneArg(d, &h.BroadcastPath)
+			err = pathArg(d, &h.BroadcastPath)
 		case "secret":
-			err = oneArg(d, &h.Secret)
+			err = secretArg(d, &h.Secret)
 		case "broadcast_key":
-			err = oneArg(d, &h.BroadcastKey)
+			err = secretArg(d, &h.BroadcastKey)
 		case "public_streams":
 			err = flag(d, &h.PublicStreams)
-		case "streams_secret":
-			h.StreamsSecrets, err = someArgs(d)
-		case "turbo_streams_secret":
-			h.TurboStreamsSecrets, err = someArgs(d)
-		case "cable_ready_secret":
-			h.CableReadySecrets, err = someArgs(d)
+		case "streams_secrets":
+			h.StreamsSecrets, err = secretsArgs(d)
+		case "turbo_streams_secrets":
+			h.TurboStreamsSecrets, err = secretsArgs(d)
+		case "cable_ready_secrets":
+			h.CableReadySecrets, err = secretsArgs(d)
 		case "turbo_secret_key_base":
-			err = oneArg(d, &h.TurboSecretKeyBase)
+			err = secretArg(d, &h.TurboSecretKeyBase)
 		case "ping_interval":
 			var dur caddy.Duration
 			if err = durationArg(d, &dur, true); err == nil {
@@ -117,16 +132,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseBroker(d)
 		case "redis_url":
 			err = oneArg(d, &h.RedisURL)
-			if err == nil && !strings.Contains(h.RedisURL, "{") {
+			if err == nil && !hasPlaceholder(h.RedisURL) {
 				if _, uerr := pubsub.CheckRedisURL(h.RedisURL); uerr != nil {
 					return d.Errf("redis_url: %v", uerr)
 				}
 			}
-		case "broadcast_adapter":
+		case "broadcast_adapters":
 			h.BroadcastAdapters, err = someArgs(d)
-			for _, a := range h.BroadcastAdapters {
-				if a != adapterHTTP && a != adapterRedisX && a != adapterRedis {
-					return d.Errf("broadcast_adapter: unknown adapter %q (known: http, redisx, redis)", a)
+			if err == nil {
+				if cerr := checkAdapters(h.BroadcastAdapters); cerr != nil {
+					return d.Errf("%v", cerr)
 				}
 			}
 		case "redisx_stream":
@@ -139,18 +154,28 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.HistoryTTL, false)
 		case "rpc_url":
 			err = oneArg(d, &h.RPCURL)
+			if err == nil && !hasPlaceholder(h.RPCURL) {
+				if uerr := protocol.CheckRPCURL(h.RPCURL); uerr != nil {
+					return d.Errf("rpc_url: %v", uerr)
+				}
+			}
 		case "rpc_secret":
-			err = oneArg(d, &h.RPCSecret)
+			err = secretArg(d, &h.RPCSecret)
 		case "rpc_timeout":
 			err = durationArg(d, &h.RPCTimeout, false)
 		case "rpc_concurrency":
 			err = intArg(d, &h.RPCConcurrency, 1)
 		case "headers":
 			h.Headers, err = someArgs(d)
-		case "jwt_secret":
-			h.JWTSecrets, err = someArgs(d)
+		case "jwt_secrets":
+			h.JWTSecrets, err = secretsArgs(d)
 		case "jwt_param":
 			err = oneArg(d, &h.JWTParam)
+			if err == nil {
+				if perr := checkJWTParam(h.JWTParam); perr != nil {
+					return d.Errf("%v", perr)
+				}
+			}
 		case "enforce_jwt":
 			err = flag(d, &h.EnforceJWT)
 		case "leeway":
@@ -163,7 +188,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if d.Val() != "allow_remote_broadcast" {
 					return d.Errf("public: unknown option %q (known: allow_remote_broadcast)", d.Val())
 				}
-				h.PublicRemoteBroadcast = true
+				h.AllowRemoteBroadcast = true
 			}
 			if d.NextArg() {
 				return d.ArgErr()
@@ -176,16 +201,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "enforce_origins":
-			// Kept with this line's position, returned if the block ends
-			// without allowed_origins.
-			enforceWithoutList = d.Errf("enforce_origins needs allowed_origins (with no list every origin is allowed)")
+			// checkBlock refuses it, on this line, without allowed_origins.
 			err = flag(d, &h.EnforceOrigins)
 		case "write_timeout":
 			err = durationArg(d, &h.WriteTimeout, false)
 		case "max_pending":
 			var n int64
 			if err = sizeArg(d, &n); err == nil {
-				h.MaxPendingBytes = int(n)
+				h.MaxPending = int(n)
 			}
 		case "max_broadcast_body":
 			err = sizeArg(d, &h.MaxBroadcastBody)
@@ -213,7 +236,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.HTTP1Takeover = &on
 			}
 		case "stream_close_delay":
-			err = durationArg(d, &h.StreamCloseDelay, false)
+			// 0 is the default: streams outlive reloads.
+			err = durationArg(d, &h.StreamCloseDelay, true)
 		default:
 			return d.Errf("unrecognized subdirective %q", name)
 		}
@@ -221,58 +245,154 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	return h.checkBlock(at)
+}
+
+// caddyfileAliases are AnyCable's singular option names, accepted for the
+// plural subdirectives (and JSON fields) of lists.
+var caddyfileAliases = map[string]string{
+	"streams_secret":       "streams_secrets",
+	"turbo_streams_secret": "turbo_streams_secrets",
+	"cable_ready_secret":   "cable_ready_secrets",
+	"jwt_secret":           "jwt_secrets",
+	"broadcast_adapter":    "broadcast_adapters",
+}
+
+// checkBlock runs the checks that involve several subdirectives, with the
+// error on the line of the one that conflicts.
+func (h *Handler) checkBlock(at map[string]func(string) error) error {
+	path, bpath := h.Path, h.BroadcastPath
+	if path == "" {
+		path = defaultPath
+	}
+	if bpath == "" {
+		bpath = defaultBroadcastPath
+	}
+	if path == bpath {
+		where := at["path"]
+		if where == nil {
+			where = at["broadcast_path"]
+		}
+		return where(fmt.Sprintf("path and broadcast_path are both %q: they must differ", path))
+	}
+	if h.Broker != nil && h.Broker.Type == "redis" && contains(h.BroadcastAdapters, adapterRedis) {
+		return at["broadcast_adapters"](errRedisAdapterWithRedisBroker.Error())
+	}
+	if h.EnforceJWT && len(h.JWTSecrets) == 0 && h.Secret == "" {
+		return at["enforce_jwt"]("enforce_jwt needs jwt_secrets or secret: a key to check the tokens with")
+	}
+	if len(h.JWTSecrets) == 1 && h.JWTSecrets[0] == noKey && h.EnforceJWT {
+		return at["enforce_jwt"]("enforce_jwt with jwt_secrets none: every connection would be refused")
+	}
 	if h.EnforceOrigins && len(h.AllowedOrigins) == 0 {
-		return enforceWithoutList
+		return at["enforce_origins"]("enforce_origins needs allowed_origins (with no list every origin is allowed)")
 	}
 	return nil
 }
 
+func hasPlaceholder(s string) bool { return strings.Contains(s, "{") }
+
+// pathArg reads a path, which must start with "/".
+func pathArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if err := oneArg(d, dst); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(*dst, "/") {
+		return d.Errf("%s: must start with /, got %q", name, *dst)
+	}
+	return nil
+}
+
+// errNoSecret explains the most common way to lose a secret's value: a
+// {$VAR} substituted with nothing leaves no token at all.
+func errNoSecret(d *caddyfile.Dispenser, name string) error {
+	return d.Errf("%s: no value (an environment variable substituted with nothing?); write %q for no key", name, noKey)
+}
+
+// secretArg reads one secret.
+func secretArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return errNoSecret(d, name)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// secretsArgs reads a list of secrets; "none" must stand alone.
+func secretsArgs(d *caddyfile.Dispenser) ([]string, error) {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, errNoSecret(d, name)
+	}
+	var err error
+	if err == nil && len(args) > 1 && contains(args, noKey) {
+		return nil, d.Errf("%q can only stand alone", noKey)
+	}
+	return args, err
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseBroker reads "broker memory|redis [<url>] [prefix <p>]", with the
+// prefix inline or in a block (a block must span lines: Caddy refuses
+// "{ prefix p }" on one line).
 func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 	if !d.NextArg() {
 		return d.ArgErr()
 	}
-	switch d.Val() {
-	case "memory":
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		b := &BrokerConfig{Type: "memory"}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			if d.Val() != "prefix" {
-				return d.Errf("broker memory: unrecognized option %q (known: prefix)", d.Val())
-			}
-			if err := oneArg(d, &b.Prefix); err != nil {
-				return err
-			}
-		}
-		h.Broker = b
-		return nil
-	case "redis":
-		b := &BrokerConfig{Type: "redis"}
-		if d.NextArg() {
-			b.URL = d.Val()
-			if _, err := pubsub.CheckRedisURL(b.URL); err != nil && !strings.Contains(b.URL, "{") {
-				return d.Errf("broker redis: %v", err)
-			}
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			switch d.Val() {
-			case "prefix":
-				if err := oneArg(d, &b.Prefix); err != nil {
-					return err
-				}
-			default:
-				return d.Errf("broker redis: unrecognized option %q (known: prefix)", d.Val())
-			}
-		}
-		h.Broker = b
-		return nil
+	b := &BrokerConfig{Type: d.Val()}
+	switch b.Type {
+	case "memory", "redis":
 	default:
 		return d.Errf("unknown broker %q (known: memory, redis)", d.Val())
 	}
+	for d.NextArg() {
+		switch {
+		case d.Val() == "prefix":
+			if !d.NextArg() {
+				return d.Errf("broker %s: prefix needs a value", b.Type)
+			}
+			if b.Prefix != "" {
+				return d.Errf("broker %s: prefix given twice", b.Type)
+			}
+			b.Prefix = d.Val()
+		case b.Type == "redis" && b.URL == "" && b.Prefix == "":
+			b.URL = d.Val()
+			if !hasPlaceholder(b.URL) {
+				if _, err := pubsub.CheckRedisURL(b.URL); err != nil {
+					return d.Errf("broker redis: %v", err)
+				}
+			}
+		default:
+			return d.Errf("broker %s: unexpected %q (known: [<url>] prefix <name>)", b.Type, d.Val())
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "prefix" {
+			return d.Errf("broker %s: unrecognized option %q (known: prefix)", b.Type, d.Val())
+		}
+		if b.Prefix != "" {
+			return d.Errf("broker %s: prefix given twice", b.Type)
+		}
+		if err := oneArg(d, &b.Prefix); err != nil {
+			return err
+		}
+	}
+	h.Broker = b
+	return nil
 }
 
 func oneArg(d *caddyfile.Dispenser, dst *string) error {

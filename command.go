@@ -3,6 +3,7 @@ package anycablesse
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -22,7 +23,7 @@ func init() {
 		Long: `
 Signs a stream name the way anycable-rails (and Rails' MessageVerifier) does:
 base64(JSON(name)) + "--" + hex(HMAC-SHA256(key, base64)). The key is --secret
-(anycable_sse's streams_secret / turbo_streams_secret), or the Turbo key
+(anycable_sse's streams_secrets / turbo_streams_secrets), or the Turbo key
 derived from Rails' secret_key_base with --secret-key-base. The secret may
 also come from the ANYCABLE_SECRET environment variable.`,
 		CobraFunc: func(cmd *cobra.Command) {
@@ -40,6 +41,31 @@ also come from the ANYCABLE_SECRET environment variable.`,
 					return err
 				}
 				fmt.Println(protocol.SignStream(key, args[0]))
+				return nil
+			}
+		},
+	})
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "anycable-keys",
+		Usage: "--secret <secret>",
+		Short: "Prints the keys anycable_sse derives from secret, for anycable-rails",
+		Long: `
+Prints, as environment variables, the keys that anycable_sse derives from its
+secret exactly as AnyCable does: the broadcast key (HMAC-SHA256 of
+"broadcast-cable", hex), the HTTP RPC secret (of "rpc-cable"), and the streams
+and JWT secrets (the secret itself). Give them to an anycable-rails that
+configures each key on its own. The secret may also come from ANYCABLE_SECRET.
+The output holds secrets: do not paste it into logs or tickets.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("secret", "", "the secret (default: $ANYCABLE_SECRET)")
+			cmd.Args = cobra.NoArgs
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+				secret, _ := cmd.Flags().GetString("secret")
+				key, err := signingKey(secret, "")
+				if err != nil {
+					return err
+				}
+				printKeys(cmd.OutOrStdout(), string(key))
 				return nil
 			}
 		},
@@ -77,6 +103,18 @@ connection identifiers, a JSON string) and "exp". The secret is jwt_secret
 			}
 		},
 	})
+}
+
+// printKeys writes the keys anycable_sse derives from secret, as
+// environment variables for anycable-rails (and anycable-go), so a side
+// that wants each key explicitly gets the values the module uses.
+func printKeys(w io.Writer, secret string) {
+	fmt.Fprintf(w, "# The keys anycable_sse derives from its secret (as AnyCable does).\n")
+	fmt.Fprintf(w, "ANYCABLE_SECRET=%s\n", secret)
+	fmt.Fprintf(w, "ANYCABLE_BROADCAST_KEY=%s\n", protocol.DeriveKey(secret, protocol.PurposeBroadcast))
+	fmt.Fprintf(w, "ANYCABLE_HTTP_RPC_SECRET=%s\n", protocol.DeriveKey(secret, protocol.PurposeRPC))
+	fmt.Fprintf(w, "ANYCABLE_STREAMS_SECRET=%s\n", secret)
+	fmt.Fprintf(w, "ANYCABLE_JWT_SECRET=%s\n", secret)
 }
 
 func signingKey(secret, secretKeyBase string) ([]byte, error) {

@@ -3,13 +3,13 @@ package anycablesse
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"runtime"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/cableway/caddy-anycable-sse/internal/redact"
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
@@ -29,6 +29,10 @@ type engine struct {
 	memory   *pubsub.MemoryBroker // set for the in-memory broker
 	redis    *pubsub.RedisBroker  // set for the Redis broker
 	metrics  *promMetrics
+	// closeDelay is the stream_close_delay of the config that started
+	// last: on a reload the new config's value decides what happens to the
+	// streams of the old one.
+	closeDelay atomic.Int64
 }
 
 // Destruct implements caddy.Destructor: the last handler using the engine
@@ -73,22 +77,8 @@ func (b *BrokerConfig) logName() string {
 		}
 		return "memory"
 	default:
-		return fmt.Sprintf("%s %s (prefix %s)", b.Type, redactURL(b.URL), b.Prefix)
+		return fmt.Sprintf("%s %s (prefix %s)", b.Type, redact.URL(b.URL), b.Prefix)
 	}
-}
-
-// redactURL hides the password of a URL (or of each URL in a list).
-func redactURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(p); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			}
-			parts[i] = u.String()
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 // loadEngine returns the engine for the handler's broker, building it on
@@ -135,6 +125,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 // runs when the config has started, so a reload that Caddy rejects never
 // changes the running engine.
 func (h *Handler) applyLimits() {
+	h.engine.closeDelay.Store(int64(h.StreamCloseDelay))
 	limit, ttl := h.HistoryLimit, time.Duration(h.HistoryTTL)
 	if h.engine.memory != nil {
 		h.engine.memory.SetLimits(limit, ttl)

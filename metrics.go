@@ -31,7 +31,22 @@ type promMetrics struct {
 	rpcDuration   *prometheus.HistogramVec
 	rpcErrors     *prometheus.CounterVec
 	brokerErrors  *prometheus.CounterVec
+	deferred      *prometheus.CounterVec
+	rpcWaiting    prometheus.Collector
 	redisStats    prometheus.Collector
+}
+
+// rpcClients are the RPC clients of the live configs; rpc_calls_waiting
+// sums their callers waiting for a concurrency slot.
+var rpcClients sync.Map // *protocol.RPCClient -> struct{}
+
+func rpcWaiting() float64 {
+	var n float64
+	rpcClients.Range(func(k, _ any) bool {
+		n += float64(k.(*protocol.RPCClient).Pending())
+		return true
+	})
+	return n
 }
 
 func initMetrics() *promMetrics {
@@ -60,6 +75,10 @@ func initMetrics() *promMetrics {
 				Name: "rpc_errors_total", Help: "AnyCable RPC calls that failed, by method and kind."}, []string{"method", "kind"}),
 			brokerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 				Name: "broker_errors_total", Help: "Broker operations that failed."}, []string{"op"}),
+			deferred: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+				Name: "connections_deferred_total", Help: "SSE connections answered with disconnect reconnect:true because the broker or the app was unavailable, by cause."}, []string{"cause"}),
+			rpcWaiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+				Name: "rpc_calls_waiting", Help: "AnyCable RPC calls waiting for a free slot (rpc_concurrency)."}, rpcWaiting),
 			redisStats: redisCollector{
 				failing: prometheus.NewDesc(ns+"_"+sub+"_redis_failing_readers", "Bus partitions whose reader cannot read Redis now (non-zero: this node misses broadcasts).", nil, nil),
 				errors:  prometheus.NewDesc(ns+"_"+sub+"_redis_bus_errors_total", "Failed bus reads and checks.", nil, nil),
@@ -73,7 +92,7 @@ func initMetrics() *promMetrics {
 
 func (m *promMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.connections, m.connTotal, m.refused, m.subscriptions, m.broadcasts,
-		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.redisStats}
+		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.deferred, m.rpcWaiting, m.redisStats}
 }
 
 // register adds the collectors to a config's registry; a second handler in
@@ -105,6 +124,7 @@ func (m *promMetrics) SubscriptionsRemoved(n int) { m.subscriptions.Sub(float64(
 func (m *promMetrics) Delivered(n int)            { m.delivered.Add(float64(n)) }
 func (m *promMetrics) SlowClientDropped()         { m.slowDrops.Inc() }
 func (m *promMetrics) History(outcome string)     { m.history.WithLabelValues(outcome).Inc() }
+func (m *promMetrics) Deferred(cause string)      { m.deferred.WithLabelValues(cause).Inc() }
 func (m *promMetrics) RPC(method string, d time.Duration, err error) {
 	m.rpcDuration.WithLabelValues(method).Observe(d.Seconds())
 	if err != nil {

@@ -47,11 +47,12 @@ type Handler struct {
 	// secret and the streams secret are derived from it as AnyCable derives
 	// them, so one anycable-rails secret configures both sides. An explicit
 	// per-purpose value wins. Placeholders such as {env.ANYCABLE_SECRET} are
-	// resolved at provision time.
+	// resolved at provision time; a secret (this one or any below) that is
+	// set but resolves to nothing is an error, and "none" means "no key".
 	Secret string `json:"secret,omitempty"`
 	// BroadcastKey is required as "Authorization: Bearer <key>" on the
 	// broadcast endpoint. Default: HMAC-SHA256(secret, "broadcast-cable") in
-	// hex. With no key, only loopback clients may broadcast.
+	// hex. With no key ("none"), only loopback clients may broadcast.
 	BroadcastKey string `json:"broadcast_key,omitempty"`
 
 	// PublicStreams allows ?stream= (unsigned stream names).
@@ -59,11 +60,11 @@ type Handler struct {
 	// StreamsSecrets verify ?signed_stream= names. The first signs, any
 	// verifies (rotation). Default: Secret. With none, signed streams are
 	// refused.
-	StreamsSecrets []string `json:"streams_secret,omitempty"`
+	StreamsSecrets []string `json:"streams_secrets,omitempty"`
 	// TurboStreamsSecrets verify Turbo Streams signed names locally.
 	// Default: the streams secrets when no RPC is configured (with RPC,
 	// Turbo subscriptions then go to the app).
-	TurboStreamsSecrets []string `json:"turbo_streams_secret,omitempty"`
+	TurboStreamsSecrets []string `json:"turbo_streams_secrets,omitempty"`
 	// TurboSecretKeyBase is the Rails app's secret_key_base; the Turbo
 	// verifier key is derived from it exactly as Rails does.
 	TurboSecretKeyBase string `json:"turbo_secret_key_base,omitempty"`
@@ -71,7 +72,7 @@ type Handler struct {
 	// CableReadySecrets verify CableReady::Stream signed names locally
 	// (AnyCable's --cable_ready with its secret). Without them, CableReady
 	// subscriptions go to the app.
-	CableReadySecrets []string `json:"cable_ready_secret,omitempty"`
+	CableReadySecrets []string `json:"cable_ready_secrets,omitempty"`
 
 	// PingInterval between pings. Default: 3s. 0 disables pings.
 	PingInterval *caddy.Duration `json:"ping_interval,omitempty"`
@@ -87,7 +88,7 @@ type Handler struct {
 	// broadcast endpoint), "redisx" (the Redis Stream RedisxStream read
 	// through a consumer group: each entry handled once across the fleet),
 	// "redis" (the legacy pub/sub channel RedisChannel). Default: http.
-	BroadcastAdapters []string `json:"broadcast_adapter,omitempty"`
+	BroadcastAdapters []string `json:"broadcast_adapters,omitempty"`
 	// RedisxStream is the Redis Stream of the redisx adapter. Default:
 	// __anycable__.
 	RedisxStream string `json:"redisx_stream,omitempty"`
@@ -106,7 +107,10 @@ type Handler struct {
 	// RPCSecret is sent as "Authorization: Bearer <secret>" to the app.
 	// Default: HMAC-SHA256(secret, "rpc-cable") in hex.
 	RPCSecret string `json:"rpc_secret,omitempty"`
-	// RPCTimeout bounds one RPC call, retries included. Default: 3s.
+	// RPCTimeout bounds one RPC call, retries included, and the wait for a
+	// free slot (RPCConcurrency). An app that does not answer in time, is
+	// unreachable or answers 5xx gets the client a disconnect with
+	// reconnect:true, not a refusal. Default: 3s.
 	RPCTimeout caddy.Duration `json:"rpc_timeout,omitempty"`
 	// RPCConcurrency bounds RPC calls in flight. Default: 28.
 	RPCConcurrency int `json:"rpc_concurrency,omitempty"`
@@ -116,11 +120,12 @@ type Handler struct {
 	// JWTSecrets verify identification tokens (anycable-rails-jwt) locally,
 	// without a connect call to the app. The first signs, any verifies.
 	// Default: Secret.
-	JWTSecrets []string `json:"jwt_secret,omitempty"`
+	JWTSecrets []string `json:"jwt_secrets,omitempty"`
 	// JWTParam is the token's query parameter; the header is "X-" + it.
 	// Default: jid.
 	JWTParam string `json:"jwt_param,omitempty"`
-	// EnforceJWT refuses connections that bring no token (401).
+	// EnforceJWT refuses connections without a valid token (401). It needs
+	// a JWT key: without one the config is refused.
 	EnforceJWT bool `json:"enforce_jwt,omitempty"`
 	// Leeway tolerates clock skew when checking a token's exp and nbf.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
@@ -129,12 +134,12 @@ type Handler struct {
 	NoAuth bool `json:"noauth,omitempty"`
 	// Public is AnyCable's --public: noauth, public streams, and a
 	// broadcast endpoint without a key. That endpoint still accepts only
-	// loopback clients unless PublicRemoteBroadcast confirms that anyone
+	// loopback clients unless AllowRemoteBroadcast confirms that anyone
 	// who can reach it may publish.
 	Public bool `json:"public,omitempty"`
-	// PublicRemoteBroadcast opens the keyless broadcast endpoint of public
+	// AllowRemoteBroadcast opens the keyless broadcast endpoint of public
 	// mode to every client address.
-	PublicRemoteBroadcast bool `json:"public_remote_broadcast,omitempty"`
+	AllowRemoteBroadcast bool `json:"allow_remote_broadcast,omitempty"`
 
 	// AllowedOrigins limits which origins get CORS headers: full origins
 	// as browsers send them ("https://example.com", "http://localhost:3000",
@@ -151,10 +156,10 @@ type Handler struct {
 
 	// WriteTimeout bounds one write to a client. Default: 10s.
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
-	// MaxPendingBytes bounds what is queued for one client; a client that
+	// MaxPending bounds what is queued for one client; a client that
 	// falls further behind is disconnected (it resumes with Last-Event-ID).
 	// Default: 1 MiB.
-	MaxPendingBytes int `json:"max_pending_bytes,omitempty"`
+	MaxPending int `json:"max_pending,omitempty"`
 	// MaxBroadcastBody bounds a broadcast request body. Default: 1 MiB.
 	MaxBroadcastBody int64 `json:"max_broadcast_body,omitempty"`
 	// MaxBroadcastBatch bounds the publications in one batch. Default: 1000.
@@ -184,7 +189,8 @@ type Handler struct {
 	// StreamCloseDelay: on a config reload, streams opened under the old
 	// config end this long after it is replaced, with disconnect
 	// reconnect:true (clients resume from their last id, nothing is lost).
-	// Default: 0, streams outlive reloads and keep running.
+	// The value of the config being loaded decides, so adding it and
+	// reloading applies it at once. Default: 0, streams outlive reloads.
 	StreamCloseDelay caddy.Duration `json:"stream_close_delay,omitempty"`
 
 	logger       *zap.Logger
@@ -196,7 +202,7 @@ type Handler struct {
 	broadcastKey string
 	// openBroadcast: public mode confirmed that any client may publish.
 	openBroadcast bool
-	// httpAdapter: the broadcast endpoint is on (broadcast_adapter http).
+	// httpAdapter: the broadcast endpoint is on (broadcast_adapters http).
 	httpAdapter bool
 	sse         *sse.Server
 
@@ -225,6 +231,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// Default endpoints.
+const (
+	defaultPath          = "/events"
+	defaultBroadcastPath = "/_broadcast"
+)
+
 // defaultMaxStreamName bounds stream names (and the AnyCable ids built
 // from them).
 const defaultMaxStreamName = 1 << 10
@@ -234,71 +246,49 @@ const defaultMaxStreamName = 1 << 10
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.applyDefaults()
+	// go-redis's own lines go through zap, rate-limited, not to stderr.
+	pubsub.RouteRedisLogs(func() *zap.Logger { return caddy.Log().Named("http.handlers.anycable_sse.go_redis") })
 
-	repl := caddy.NewReplacer()
-	resolve := func(v string) string { return repl.ReplaceKnown(v, "") }
-	resolveAll := func(vs []string) []string {
-		out := make([]string, 0, len(vs))
-		for _, v := range vs {
-			if v = resolve(v); v != "" {
-				out = append(out, v)
-			}
+	// URLs resolve first, so that everything checkable is checked before
+	// anything is built.
+	// A URL that resolves to nothing is an error like an empty secret: an
+	// rpc_url gone empty would accept every connection without the app.
+	r := secretResolver{repl: caddy.NewReplacer()}
+	for _, u := range []struct {
+		name string
+		v    *string
+	}{{"rpc_url", &h.RPCURL}, {"redis_url", &h.RedisURL}, {"broker url", &h.Broker.URL}} {
+		resolved, off, err := r.one(u.name, *u.v)
+		if err != nil {
+			return err
 		}
-		return out
+		if off {
+			return fmt.Errorf("%s: %q is not a URL", u.name, noKey)
+		}
+		*u.v = resolved
 	}
-	secret := resolve(h.Secret)
+	if err := h.check(); err != nil {
+		return err
+	}
+	h.warnAdapters()
 
-	h.broadcastKey = resolve(h.BroadcastKey)
-	if h.broadcastKey == "" && secret != "" && !h.Public {
-		h.broadcastKey = protocol.DeriveKey(secret, protocol.PurposeBroadcast)
+	k, err := h.resolveKeys()
+	if err != nil {
+		return err
 	}
-	if h.broadcastKey == "none" {
-		h.broadcastKey = ""
-	}
-	h.openBroadcast = h.broadcastKey == "" && h.Public && h.PublicRemoteBroadcast
-
-	jwtKeys := resolveAll(h.JWTSecrets)
-	if len(jwtKeys) == 0 && secret != "" {
-		jwtKeys = []string{secret}
-	}
-	jwt := protocol.NewJWTVerifier(toKeys(jwtKeys), time.Duration(h.Leeway))
-
-	streamsKeys := resolveAll(h.StreamsSecrets)
-	if len(streamsKeys) == 0 && secret != "" {
-		streamsKeys = []string{secret}
-	}
-	streams := protocol.NewVerifier(toKeys(streamsKeys)...)
-
-	var turbo *protocol.Verifier
-	turboKeys := toKeys(resolveAll(h.TurboStreamsSecrets))
-	if skb := resolve(h.TurboSecretKeyBase); skb != "" {
-		turboKeys = append(turboKeys, protocol.TurboKeyFromSecretKeyBase(skb))
-	}
-	if len(turboKeys) == 0 && h.RPCURL == "" {
-		turboKeys = toKeys(streamsKeys)
-	}
-	if len(turboKeys) > 0 {
-		turbo = protocol.NewVerifier(turboKeys...)
-	}
-
-	var cableReady *protocol.Verifier
-	if keys := resolveAll(h.CableReadySecrets); len(keys) > 0 {
-		cableReady = protocol.NewVerifier(toKeys(keys)...)
+	h.broadcastKey = k.broadcastKey
+	h.openBroadcast = h.broadcastKey == "" && h.Public && h.AllowRemoteBroadcast
+	jwt, streams, turbo, cableReady := k.verifiers(h.Leeway, h.RPCURL != "")
+	if h.EnforceJWT && !jwt.Enabled() {
+		// Without a key every request would be accepted: fail closed.
+		return errors.New("enforce_jwt: no JWT key (set jwt_secrets or secret)")
 	}
 
 	var rpc *protocol.RPCClient
 	if h.RPCURL != "" {
-		rpcSecret := resolve(h.RPCSecret)
-		if rpcSecret == "" && secret != "" {
-			rpcSecret = protocol.DeriveKey(secret, protocol.PurposeRPC)
-		}
-		if rpcSecret == "none" {
-			rpcSecret = ""
-		}
-		var err error
 		rpc, err = protocol.NewRPCClient(protocol.RPCConfig{
-			URL:         resolve(h.RPCURL),
-			Secret:      rpcSecret,
+			URL:         h.RPCURL,
+			Secret:      k.rpcSecret,
 			Timeout:     time.Duration(h.RPCTimeout),
 			Concurrency: h.RPCConcurrency,
 		})
@@ -307,11 +297,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 
-	h.RedisURL = resolve(h.RedisURL)
-	h.Broker.URL = resolve(h.Broker.URL)
-	if err := h.validateAdapters(); err != nil {
-		return err
-	}
 	for _, a := range h.BroadcastAdapters {
 		h.httpAdapter = h.httpAdapter || a == adapterHTTP
 	}
@@ -351,7 +336,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Opts: sse.Options{
 			PingInterval:   time.Duration(*h.PingInterval),
 			WriteTimeout:   time.Duration(h.WriteTimeout),
-			MaxPending:     h.MaxPendingBytes,
+			MaxPending:     h.MaxPending,
 			PublicStreams:  h.PublicStreams || h.Public,
 			JWT:            jwt,
 			JWTParam:       h.JWTParam,
@@ -371,13 +356,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Origins:        origins,
 			EnforceOrigins: h.EnforceOrigins,
 			Version:        Version,
+			BrokerName:     h.Broker.Type,
 		},
 	}
 
 	if err := h.hookShutdown(ctx); err != nil {
 		return err
 	}
-	h.logStartup(streams, turbo)
+	if rpc != nil {
+		rpcClients.Store(rpc, struct{}{}) // until Cleanup
+	}
+	h.logStartup(jwt, streams, turbo, rpc != nil)
 	return nil
 }
 
@@ -388,20 +377,12 @@ func (h *Handler) takeoverWriters() *sse.Writers {
 	return h.engine.writers
 }
 
-func toKeys(vs []string) [][]byte {
-	out := make([][]byte, len(vs))
-	for i, v := range vs {
-		out[i] = []byte(v)
-	}
-	return out
-}
-
 func (h *Handler) applyDefaults() {
 	if h.Path == "" {
-		h.Path = "/events"
+		h.Path = defaultPath
 	}
 	if h.BroadcastPath == "" {
-		h.BroadcastPath = "/_broadcast"
+		h.BroadcastPath = defaultBroadcastPath
 	}
 	if h.PingInterval == nil {
 		d := caddy.Duration(3 * time.Second)
@@ -428,8 +409,8 @@ func (h *Handler) applyDefaults() {
 	if h.WriteTimeout == 0 {
 		h.WriteTimeout = caddy.Duration(10 * time.Second)
 	}
-	if h.MaxPendingBytes == 0 {
-		h.MaxPendingBytes = 1 << 20
+	if h.MaxPending == 0 {
+		h.MaxPending = 1 << 20
 	}
 	if h.MaxBroadcastBody == 0 {
 		h.MaxBroadcastBody = 1 << 20
@@ -500,30 +481,34 @@ func (f eventHandler) Handle(context.Context, caddy.Event) error {
 	return nil
 }
 
-func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
+// logStartup reports what the resolved config does: the presence of
+// resolved keys, never the configured (possibly unresolved) values.
+func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol.Verifier, rpc bool) {
 	fields := []zap.Field{
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
 		zap.String("broker", h.Broker.logName()),
 		zap.Bool("public_streams", h.PublicStreams || h.Public),
-		zap.Bool("jwt", len(h.JWTSecrets) > 0 || h.Secret != ""),
+		zap.Bool("jwt", jwt.Enabled()),
+		zap.Bool("enforce_jwt", h.EnforceJWT),
+		zap.Bool("broadcast_key", h.broadcastKey != ""),
 		zap.Bool("noauth", h.NoAuth || h.Public),
 		zap.Bool("signed_streams", streams.Enabled()),
 		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
-		zap.Bool("rpc", h.RPCURL != ""),
-		zap.Strings("broadcast_adapter", h.BroadcastAdapters),
+		zap.Bool("rpc", rpc),
+		zap.Strings("broadcast_adapters", h.BroadcastAdapters),
 	}
 	h.logger.Info("anycable_sse ready", fields...)
 	for _, a := range h.BroadcastAdapters {
 		if a == adapterRedis {
-			h.logger.Warn("broadcast_adapter redis is Redis pub/sub: at-most-once, every node numbers messages on its own, " +
+			h.logger.Warn("broadcast_adapters redis is Redis pub/sub: at-most-once, every node numbers messages on its own, " +
 				"so a broadcast published while a node is disconnected is lost and ids do not carry across nodes; use redisx for reliable history")
 		}
 	}
 	switch {
 	case !h.httpAdapter:
 	case h.openBroadcast:
-		h.logger.Warn("public mode with public_remote_broadcast: ANY client can publish to the broadcast endpoint",
+		h.logger.Warn("public mode with allow_remote_broadcast: ANY client can publish to the broadcast endpoint",
 			zap.String("broadcast_path", h.BroadcastPath))
 	case h.broadcastKey == "":
 		h.logger.Warn("no broadcast_key or secret: the broadcast endpoint accepts loopback clients only",
@@ -531,41 +516,74 @@ func (h *Handler) logStartup(streams, turbo *protocol.Verifier) {
 	}
 }
 
-// Validate checks the configuration.
-func (h *Handler) Validate() error {
+// Validate checks the configuration; every error names its subdirective
+// (and JSON field). The Caddyfile adapter checks most of this already, with
+// the file and line.
+func (h *Handler) Validate() error { return h.check() }
+
+// check is Validate, also run by Provision before anything is built.
+func (h *Handler) check() error {
 	if !strings.HasPrefix(h.Path, "/") {
-		return fmt.Errorf("path must start with /: %q", h.Path)
+		return fmt.Errorf("path: must start with /, got %q", h.Path)
 	}
 	if !strings.HasPrefix(h.BroadcastPath, "/") {
-		return fmt.Errorf("broadcast_path must start with /: %q", h.BroadcastPath)
+		return fmt.Errorf("broadcast_path: must start with /, got %q", h.BroadcastPath)
 	}
 	if h.Path == h.BroadcastPath {
-		return errors.New("path and broadcast_path must differ")
+		return fmt.Errorf("path and broadcast_path are both %q: they must differ", h.Path)
 	}
 	if h.EnforceOrigins && len(h.AllowedOrigins) == 0 {
-		return errors.New("enforce_origins needs allowed_origins")
+		return errors.New("enforce_origins needs allowed_origins (with no list every origin is allowed)")
 	}
-	if h.PublicRemoteBroadcast && !h.Public {
-		return errors.New("public_remote_broadcast only applies to public mode")
+	if h.AllowRemoteBroadcast && !h.Public {
+		return errors.New("allow_remote_broadcast: only applies to public mode")
 	}
-	if h.JWTParam == "" || strings.ContainsAny(h.JWTParam, " \t\r\n:") {
-		return fmt.Errorf("jwt_param: invalid name %q", h.JWTParam)
+	if err := checkJWTParam(h.JWTParam); err != nil {
+		return err
 	}
 	if h.PingInterval != nil && *h.PingInterval < 0 {
-		return errors.New("ping_interval must not be negative")
+		return errors.New("ping_interval: must not be negative")
 	}
 	for name, v := range map[string]int64{
 		"history_limit": int64(h.HistoryLimit), "rpc_concurrency": int64(h.RPCConcurrency),
-		"max_pending_bytes": int64(h.MaxPendingBytes), "max_broadcast_body": h.MaxBroadcastBody,
+		"max_pending": int64(h.MaxPending), "max_broadcast_body": h.MaxBroadcastBody,
 		"max_broadcast_batch": int64(h.MaxBroadcastBatch), "max_post_body": h.MaxPostBody,
 		"max_url_length": int64(h.MaxURLLength), "max_identifier_length": int64(h.MaxIdentifierLength),
 		"max_streams_per_connection": int64(h.MaxStreamsPerConnection), "max_connections_per_ip": int64(h.MaxConnectionsPerIP),
 		"history_ttl": int64(h.HistoryTTL), "rpc_timeout": int64(h.RPCTimeout), "write_timeout": int64(h.WriteTimeout),
-		"stream_close_delay": int64(h.StreamCloseDelay),
+		"stream_close_delay": int64(h.StreamCloseDelay), "leeway": int64(h.Leeway),
 	} {
 		if v < 0 {
-			return fmt.Errorf("%s must not be negative", name)
+			return fmt.Errorf("%s: must not be negative", name)
 		}
+	}
+	if h.RPCURL != "" {
+		if err := protocol.CheckRPCURL(h.RPCURL); err != nil {
+			return fmt.Errorf("rpc_url: %w", err)
+		}
+	}
+	if _, err := pubsub.CheckRedisURL(h.RedisURL); err != nil {
+		return fmt.Errorf("redis_url: %w", err)
+	}
+	switch h.Broker.Type {
+	case "memory", "":
+		if h.Broker.URL != "" {
+			return errors.New("broker: the memory broker takes no url")
+		}
+	case "redis":
+		if _, err := pubsub.CheckRedisURL(h.Broker.URL); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	default:
+		return fmt.Errorf("broker: unknown type %q (known: memory, redis)", h.Broker.Type)
+	}
+	return h.checkAdaptersWithBroker()
+}
+
+// checkJWTParam: the token's query parameter, also sent as header X-<name>.
+func checkJWTParam(name string) error {
+	if name == "" || strings.ContainsAny(name, " \t\r\n:") {
+		return fmt.Errorf("jwt_param: invalid name %q", name)
 	}
 	return nil
 }
@@ -577,11 +595,14 @@ func (h *Handler) Cleanup() error {
 	if h.engine == nil {
 		return nil
 	}
-	if h.StreamCloseDelay > 0 && !caddy.Exiting() && h.sse != nil {
-		h.sse.CloseAfter(time.Duration(h.StreamCloseDelay))
+	// The config that replaces this one has started by now and set the
+	// delay: its value decides (0 keeps the streams).
+	if d := time.Duration(h.engine.closeDelay.Load()); d > 0 && !caddy.Exiting() && h.sse != nil {
+		h.sse.CloseAfter(d)
 	}
 	h.releaseIngesters()
 	if h.sse != nil && h.sse.Opts.RPC != nil {
+		rpcClients.Delete(h.sse.Opts.RPC)
 		// Streams of this config may still call the app (disconnects);
 		// only the idle keep-alive connections go.
 		h.sse.Opts.RPC.CloseIdleConnections()

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cableway/caddy-anycable-sse/internal/redact"
 )
 
 // AnyCable HTTP RPC (spec §6): the app authenticates connections (/connect),
@@ -112,6 +114,9 @@ const (
 	RPCKindDecode = "decode"
 	// RPCKindBreakerOpen: the circuit breaker refused the call.
 	RPCKindBreakerOpen = "breaker_open"
+	// RPCKindQueueTimeout: no concurrency slot freed up within
+	// RPCConfig.QueueTimeout (the app is slow or down and callers pile up).
+	RPCKindQueueTimeout = "queue_timeout"
 	// RPCKindCanceled: the caller's context was cancelled (the client left).
 	RPCKindCanceled = "canceled"
 	// RPCKindInvalidRequest: the call could not be sent as given (a nil
@@ -136,6 +141,24 @@ func (e *RPCError) Error() string {
 // Unwrap exposes the underlying error (e.g. context.Canceled).
 func (e *RPCError) Unwrap() error { return e.err }
 
+// RPCUnavailable reports whether err says the app is unavailable for now
+// (unreachable, too slow, overloaded, a 5xx), as opposed to an answer the
+// app meant (a refusal, a malformed response) or the caller leaving. A
+// client turned away for this should come back later.
+func RPCUnavailable(err error) bool {
+	var re *RPCError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Kind {
+	case RPCKindUnavailable, RPCKindTimeout, RPCKindBreakerOpen, RPCKindQueueTimeout:
+		return true
+	case RPCKindHTTPStatus:
+		return re.Status >= 500
+	}
+	return false
+}
+
 // RPCConfig configures an RPCClient.
 type RPCConfig struct {
 	// URL is the RPC mount, e.g. http://127.0.0.1:3000/_anycable. The
@@ -148,8 +171,11 @@ type RPCConfig struct {
 	// concurrency slot. Default 3s.
 	Timeout time.Duration
 	// Concurrency is the most calls in flight at once; further calls wait in
-	// FIFO order (as long as their context lives). Default 28.
+	// FIFO order, at most QueueTimeout. Default 28.
 	Concurrency int
+	// QueueTimeout bounds the wait for a concurrency slot; a call that
+	// gets none fails with RPCKindQueueTimeout. Default: Timeout.
+	QueueTimeout time.Duration
 	// Transport, if set, replaces the client's own pooled transport.
 	Transport http.RoundTripper
 }
@@ -170,23 +196,35 @@ type RPCClient struct {
 	client  *http.Client
 	secret  string
 	timeout time.Duration
-	sem     chan struct{}
-	pending atomic.Int64
-	breaker *rpcBreaker
+	// queueTimeout bounds the wait for a slot in sem.
+	queueTimeout time.Duration
+	sem          chan struct{}
+	pending      atomic.Int64
+	breaker      *rpcBreaker
 
 	connectURL, commandURL, disconnectURL string
+}
+
+// CheckRPCURL checks an RPC URL without I/O: http or https with a host.
+// Errors never carry the URL's password.
+func CheckRPCURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("anycable rpc: invalid url %q: %w", redact.URL(s), redact.Error(err, s))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("anycable rpc: url %q must be http:// or https:// with a host", redact.URL(s))
+	}
+	return nil
 }
 
 // NewRPCClient validates cfg and builds a client. The URL must be http or
 // https with a host.
 func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("anycable rpc: invalid url %q: %w", cfg.URL, err)
+	if err := CheckRPCURL(cfg.URL); err != nil {
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("anycable rpc: url %q must be http:// or https:// with a host", cfg.URL)
-	}
+	u, _ := url.Parse(cfg.URL)
 	if !rpcValidHeaderValue(cfg.Secret) {
 		return nil, errors.New("anycable rpc: secret contains characters not allowed in a header")
 	}
@@ -195,6 +233,9 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = rpcDefaultConcurrency
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = cfg.Timeout
 	}
 	rt := cfg.Transport
 	if rt == nil {
@@ -222,6 +263,7 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 		},
 		secret:        cfg.Secret,
 		timeout:       cfg.Timeout,
+		queueTimeout:  cfg.QueueTimeout,
 		sem:           make(chan struct{}, cfg.Concurrency),
 		breaker:       newRPCBreaker(time.Now),
 		connectURL:    u.JoinPath("connect").String(),
@@ -323,12 +365,18 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 	case c.sem <- struct{}{}:
 	default:
 		c.pending.Add(1)
+		wait := time.NewTimer(c.queueTimeout)
 		select {
 		case c.sem <- struct{}{}:
 			c.pending.Add(-1)
+			wait.Stop()
 		case <-ctx.Done():
 			c.pending.Add(-1)
+			wait.Stop()
 			return rpcCtxError(method, ctx, ctx.Err())
+		case <-wait.C:
+			c.pending.Add(-1)
+			return &RPCError{Kind: RPCKindQueueTimeout, Msg: fmt.Sprintf("%s: no free slot within %v (all %d in use)", method, c.queueTimeout, cap(c.sem))}
 		}
 	}
 	defer func() { <-c.sem }()
@@ -402,7 +450,7 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 		}
 		// A certificate problem will not fix itself within a retry.
 		retry := !rpcIsTLSConfigError(err)
-		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": " + err.Error(), err: err}, rpcOutcomeFailure, retry
+		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": " + redact.Error(err, endpoint).Error(), err: err}, rpcOutcomeFailure, retry
 	}
 	defer res.Body.Close()
 

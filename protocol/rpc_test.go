@@ -639,3 +639,56 @@ func BenchmarkRPCConnectRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// A call waits for a concurrency slot at most QueueTimeout: callers behind
+// an app that stopped answering do not pile up without limit.
+func TestRPCQueueWaitIsCapped(t *testing.T) {
+	release := make(chan struct{})
+	stub := newRPCStub(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, `{"status":1}`)
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Concurrency: 1, Timeout: time.Minute, QueueTimeout: 100 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
+		done <- err
+	}()
+	rpcEventually(t, "the first call holds the slot", func() bool { return len(stub.requests()) == 1 })
+	_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
+	rpcKind(t, err, RPCKindQueueTimeout)
+	if !RPCUnavailable(err) {
+		t.Errorf("a queue timeout must count as the app being unavailable: %v", err)
+	}
+	if p := c.Pending(); p != 0 {
+		t.Errorf("Pending() = %d after the capped wait", p)
+	}
+	unblock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRPCUnavailableClassifies(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&RPCError{Kind: RPCKindUnavailable}, true},
+		{&RPCError{Kind: RPCKindTimeout}, true},
+		{&RPCError{Kind: RPCKindBreakerOpen}, true},
+		{&RPCError{Kind: RPCKindQueueTimeout}, true},
+		{&RPCError{Kind: RPCKindHTTPStatus, Status: 502}, true},
+		{&RPCError{Kind: RPCKindHTTPStatus, Status: 401}, false},
+		{&RPCError{Kind: RPCKindDecode}, false},
+		{&RPCError{Kind: RPCKindCanceled}, false},
+		{errors.New("other"), false},
+	} {
+		if got := RPCUnavailable(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
+		}
+	}
+}

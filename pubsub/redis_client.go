@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/cableway/caddy-anycable-sse/internal/redact"
 )
 
 // redisConfig is a parsed Redis URL: exactly one of the option sets is set.
@@ -91,28 +93,42 @@ func parseRedisURL(s string) (*redisConfig, error) {
 	default:
 		return nil, fmt.Errorf("pubsub: redis URL scheme %q not supported", scheme)
 	}
+	if err == nil {
+		err = c.checkPorts()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("pubsub: redis URL %q: %w", redactURL(s), err)
+		// go-redis and net/url quote the URL, password included.
+		return nil, fmt.Errorf("pubsub: redis URL %q: %w", redactURL(s), redact.Error(err, s))
 	}
 	return &c, nil
 }
 
-// redactURL hides the password of a URL for error messages.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
+// checkPorts refuses a port outside 1-65535, which go-redis accepts and
+// only a connection attempt would refuse.
+func (c *redisConfig) checkPorts() error {
+	var addrs []string
+	switch {
+	case c.cluster != nil:
+		addrs = c.cluster.Addrs
+	case c.failover != nil:
+		addrs = c.failover.SentinelAddrs
+	case c.single.Network != "unix":
+		addrs = []string{c.single.Addr}
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("address %q: %w", a, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("address %q: port must be 1-65535", a)
+		}
 	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	return nil
 }
+
+// redactURL hides the passwords of a URL for error messages.
+func redactURL(s string) string { return redact.URL(s) }
 
 // parseClusterList parses "[user:pass@]h1:p1,h2:p2[/...][?query]" and
 // "h1:p1,redis://h2:p2": the first item carries the credentials and the

@@ -308,6 +308,10 @@ func buildFrame(m *pubsub.Message, key pubsub.FrameKey, identifier string) []byt
 	case formTyped:
 		event = m.BroadcastType
 		r := protocol.Reply{Type: m.BroadcastType, Identifier: identifier, Message: data, HasMessage: true}
+		if m.Offset > 0 {
+			// The full message, as AnyCable sends typed broadcasts.
+			r.StreamID, r.Epoch, r.Offset = m.Stream, m.Epoch, m.Offset
+		}
 		payload = r.AppendJSON(nil)
 	case formPOSTData:
 		r := protocol.Reply{Identifier: identifier, Message: data, HasMessage: true}

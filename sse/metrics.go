@@ -16,6 +16,9 @@ type Metrics interface {
 	// History counts history requests by outcome: recovered, not_recovered.
 	History(outcome string)
 	RPC(method string, d time.Duration, err error)
+	// Deferred counts connections answered 200 + disconnect reconnect:true
+	// because a dependency is down, by cause: broker, rpc.
+	Deferred(cause string)
 }
 
 type noMetrics struct{}
@@ -29,3 +32,4 @@ func (noMetrics) Delivered(int)                    {}
 func (noMetrics) SlowClientDropped()               {}
 func (noMetrics) History(string)                   {}
 func (noMetrics) RPC(string, time.Duration, error) {}
+func (noMetrics) Deferred(string)                  {}

@@ -62,6 +62,8 @@ type Options struct {
 	EnforceOrigins bool
 	// Version is sent in X-Anycable-Version.
 	Version string
+	// BrokerName names the broker in logs ("memory", "redis").
+	BrokerName string
 }
 
 // Server serves the SSE endpoint of one handler configuration. The hub and
@@ -236,10 +238,23 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 	if status, reason := sess.handshake(r.Context(), req); status != http.StatusOK {
 		if status == http.StatusServiceUnavailable {
-			// The broker is down for now: a 503 would stop EventSource for
-			// good, so answer 200 and ask the client to come back shortly.
-			s.Log.Warn("sse connection deferred", zap.String("sid", sess.conn.sid), zap.String("reason", reason))
-			s.restartNow(w, req.raw, retryAfterOutage)
+			// The broker or the app is down for now: a 503 would stop
+			// EventSource for good, so answer 200 and ask the client to
+			// come back shortly, at a jittered time so that clients
+			// turned away together do not return together.
+			cause := sess.unavailable
+			if cause == "" {
+				cause = causeBroker
+			}
+			retry := outageRetry()
+			s.metrics().Deferred(cause)
+			what := "the app (RPC)"
+			if cause == causeBroker {
+				what = "the " + s.Opts.BrokerName + " broker"
+			}
+			s.Log.Warn("sse connection deferred: "+what+" is unavailable, client told to reconnect",
+				zap.String("sid", sess.conn.sid), zap.String("cause", cause), zap.String("reason", reason), zap.Int64("retry_ms", retry))
+			s.restartNow(w, req.raw, retry)
 			return
 		}
 		s.refuse(w, r, status, reason, sess.conn.sid)
@@ -264,9 +279,14 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	closeReason = s.stream(w, r, sess.conn, false)
 }
 
-// retryAfterOutage is the reconnect hint (ms) for clients turned away while
-// the broker is unavailable.
+// retryAfterOutage is the mean reconnect hint (ms) for clients turned away
+// while the broker or the app is unavailable; outageRetry spreads it.
 const retryAfterOutage = 2000
+
+// outageRetry is retryAfterOutage ± 50 %, uniformly.
+func outageRetry() int64 {
+	return retryAfterOutage/2 + rand.Int64N(retryAfterOutage+1)
+}
 
 // restartNow answers a connection that cannot be served right now (the
 // process exits, or the broker is down): 200 and the disconnect

@@ -42,7 +42,16 @@ type session struct {
 	// closeAfter ends the stream right after the backlog (the app asked to
 	// disconnect while subscribing).
 	closeAfter bool
+	// unavailable names what could not serve the handshake for now
+	// (causeRPC); the client is told to come back rather than refused.
+	unavailable string
 }
+
+// Causes of a deferred connection (200 + disconnect reconnect:true).
+const (
+	causeBroker = "broker"
+	causeRPC    = "rpc"
+)
 
 // resolved is one confirmed subscription and its streams.
 type resolved struct {
@@ -232,6 +241,11 @@ func clampSince(since int64) int64 {
 // noauth.
 func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s, c := ss.srv, ss.conn
+	if s.Opts.EnforceJWT && (ss.token == "" || !s.Opts.JWT.Enabled()) {
+		// Fail closed: no token, or (a config the module refuses anyway)
+		// no key to check one with.
+		return http.StatusUnauthorized, "token required"
+	}
 	if s.Opts.JWT.Enabled() {
 		if ss.token != "" {
 			ids, err := s.Opts.JWT.Verify(ss.token, time.Now())
@@ -246,9 +260,6 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 			ss.acceptLocally(ids)
 			return http.StatusOK, ""
 		}
-		if s.Opts.EnforceJWT {
-			return http.StatusUnauthorized, "token required"
-		}
 	}
 	if s.Opts.NoAuth || s.Opts.RPC == nil {
 		ss.acceptLocally(`{"sid":"` + c.sid + `"}`)
@@ -259,6 +270,11 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
+		if protocol.RPCUnavailable(err) {
+			// A deploy or an outage of the app: the client comes back.
+			ss.unavailable = causeRPC
+			return http.StatusServiceUnavailable, "rpc unavailable"
+		}
 		return http.StatusBadRequest, "rpc connect error"
 	}
 	switch res.Status {
@@ -317,7 +333,7 @@ func (ss *session) subscribe(ctx context.Context, identifier string) ([]string, 
 			v = s.Opts.Turbo
 		}
 		if v == nil || !v.Enabled() {
-			return nil, http.StatusBadRequest, "signed streams need streams_secret"
+			return nil, http.StatusBadRequest, "signed streams need streams_secrets (or secret)"
 		}
 		name, err := v.Verify(info.SignedStreamName)
 		if err != nil {
@@ -363,6 +379,10 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 			ss.subscribed = append(ss.subscribed, identifier)
 		}
 		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
+		if protocol.RPCUnavailable(err) {
+			ss.unavailable = causeRPC
+			return nil, http.StatusServiceUnavailable, "rpc unavailable"
+		}
 		return nil, http.StatusBadRequest, "rpc subscribe error"
 	}
 	// Any answer means the app has seen the connection: it gets a

@@ -42,7 +42,7 @@ import (
 
 // floorMaxPending is the bytes a floor connection may have queued; a client
 // further behind is dropped, as the module drops a client over its
-// max_pending_bytes (default 1 MiB).
+// max_pending (default 1 MiB).
 const floorMaxPending = 1 << 20
 
 type floorServer struct {
