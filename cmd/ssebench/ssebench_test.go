@@ -577,8 +577,9 @@ func TestRunConnectErrors(t *testing.T) {
 func TestRunH2CAgainstFloor(t *testing.T) {
 	f := newFloorServer("k", 0)
 	// Over HTTP/2 a write deadline left set resets the idle stream when it
-	// fires: the hold below outlasts it.
-	f.writeTimeout = 100 * time.Millisecond
+	// fires: the hold below outlasts it. One second, not less: on a loaded
+	// machine a single write can be descheduled for a few hundred ms.
+	f.writeTimeout = time.Second
 	var mu sync.Mutex
 	remotes := map[string]int{}
 	var notH2 int
@@ -599,7 +600,7 @@ func TestRunH2CAgainstFloor(t *testing.T) {
 
 	cfg := benchConfig(t, srv.URL)
 	cfg.H2C, cfg.H2Conns = true, 5
-	cfg.Hold = 400 * time.Millisecond
+	cfg.Hold = 1500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := Run(ctx, cfg)
