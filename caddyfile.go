@@ -42,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    cable_ready_secret    <secret...>     # CableReady::Stream names verified locally
 //	    ping_interval         <duration>      # default 3s; 0 disables
 //	    broker                memory | redis [<url>] { prefix <prefix> }  # same broker and prefix: shared streams
+//	    broker                file [<dir>] { prefix <prefix>; sync_interval <duration> } # one node, kept across restarts
 //	    redis_url             <url>           # default redis://localhost:6379
 //	    broadcast_adapter     <http|redisx|redis...> # default http
 //	    redisx_stream         <key>           # default __anycable__
@@ -257,8 +258,35 @@ func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 		}
 		h.Broker = b
 		return nil
+	case "file":
+		b := &BrokerConfig{Type: "file"}
+		if d.NextArg() {
+			b.Path = d.Val()
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "prefix":
+				if err := oneArg(d, &b.Prefix); err != nil {
+					return err
+				}
+				if err := checkFilePrefix(b.Prefix); err != nil {
+					return d.Errf("broker file: %v", err)
+				}
+			case "sync_interval":
+				if err := durationArg(d, &b.SyncInterval, true); err != nil {
+					return err
+				}
+			default:
+				return d.Errf("broker file: unrecognized option %q (known: prefix, sync_interval)", d.Val())
+			}
+		}
+		h.Broker = b
+		return nil
 	default:
-		return d.Errf("unknown broker %q (known: memory, redis)", d.Val())
+		return d.Errf("unknown broker %q (known: memory, file, redis)", d.Val())
 	}
 }
 

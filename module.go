@@ -194,7 +194,8 @@ type Handler struct {
 
 // BrokerConfig chooses the broker.
 type BrokerConfig struct {
-	// Type is "memory" (default, one node) or "redis" (Redis Streams,
+	// Type is "memory" (default, one node), "file" (one node, history and
+	// epochs kept on disk across restarts) or "redis" (Redis Streams,
 	// shared by every node).
 	Type string `json:"type,omitempty"`
 	// URL of Redis: redis://, rediss:// (TLS), a comma list or
@@ -203,6 +204,14 @@ type BrokerConfig struct {
 	URL string `json:"url,omitempty"`
 	// Prefix of the keys the broker writes. Default: acs.
 	Prefix string `json:"prefix,omitempty"`
+	// Path of the file broker's store (a directory). Default:
+	// {caddy data dir}/anycable_sse/{prefix}.
+	Path string `json:"path,omitempty"`
+	// SyncInterval (file broker): 0, the default, acknowledges a broadcast
+	// once it is fsync'd; a positive interval acknowledges at once and
+	// commits every interval (a machine crash loses at most that window,
+	// and moves every stream to a new epoch).
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
