@@ -141,7 +141,7 @@ func checkCreatable(dir string) error {
 // validate, and the time before the first write) or for writing, waiting
 // at most lockTimeout for a lock held by another process.
 func (b *FileBroker) pebbleOpen(readOnly bool) (*pebble.DB, error) {
-	opts := &pebble.Options{FS: privateFS{vfs.Default}, Logger: quietLogger{}, ReadOnly: readOnly, ErrorIfNotExists: readOnly}
+	opts := &pebble.Options{FS: privateFS{vfs.Default}, Logger: quietLogger{}, ReadOnly: readOnly, ErrorIfNotExists: readOnly, MemTableSize: memTableSize}
 	deadline := time.Now().Add(b.lockTimeout)
 	for {
 		db, err := pebble.Open(b.path, opts)
@@ -391,3 +391,8 @@ func (quietLogger) Infof(string, ...interface{}) {}
 func (quietLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+// memTableSize is pebble's write buffer: every memtable rotation starts a
+// flush that competes with the WAL's fsyncs, and a larger one is replayed
+// at start after a crash.
+var memTableSize uint64 = 32 << 20
