@@ -20,7 +20,7 @@ var benchData = strings.Repeat("x", 256)
 // BenchmarkBrokerPublish: acknowledged publishes/s and publish latency
 // (p50, p99) with 256-byte broadcasts over 100 streams from many
 // concurrent publishers, on the memory broker and the file broker in both
-// durability modes.
+// durability modes, and the Redis broker.
 //
 //	go test -run '^$' -bench BrokerPublish -benchtime 40000x ./pubsub/
 func BenchmarkBrokerPublish(b *testing.B) {
@@ -35,6 +35,9 @@ func BenchmarkBrokerPublish(b *testing.B) {
 		{"file-sync_interval=100ms", func(b *testing.B) Broker {
 			return newFileTestBroker(b, filepath.Join(b.TempDir(), "store"), FileOptions{SyncInterval: 100 * time.Millisecond})
 		}},
+		// A private redis-server (no persistence configured: its default
+		// snapshotting only) on the same machine.
+		{"redis", func(b *testing.B) Broker { return newRedisTestBroker(b, startRedis(b), RedisOptions{}, nil) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			br := c.new(b)
