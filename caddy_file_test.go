@@ -44,8 +44,15 @@ type fileNode struct {
 // output instead of failing when the process exits at start.
 func startFileNode(t *testing.T, dir, site string) (*fileNode, string) {
 	t.Helper()
+	return startFileNodeOn(t, dir, site, freePort())
+}
+
+// startFileNodeOn is startFileNode on a given port (a restart that clients
+// find at the same address).
+func startFileNodeOn(t *testing.T, dir, site string, port int) (*fileNode, string) {
+	t.Helper()
 	bin := buildCaddy(t)
-	n := &node{t: t, port: freePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
+	n := &node{t: t, port: port, exited: make(chan error, 1), logs: &strings.Builder{}}
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort())
 	cf := filepath.Join(dir, fmt.Sprintf("Caddyfile-%d", n.port))
 	os.WriteFile(cf, []byte(fmt.Sprintf(`{
@@ -204,11 +211,17 @@ func payloads(evs []event) []string {
 // come back with their positions (EventSource's Last-Event-ID on GET, the
 // history field on POST, one position per stream) get exactly the
 // broadcasts they missed, once, in order, and then live ones.
+// With sync_interval, a clean stop (caddy stop, SIGTERM) loses nothing and
+// keeps the epochs too.
 func TestFileBrokerRestart(t *testing.T) {
-	for _, how := range []string{"stop", "sigterm", "kill"} {
+	for _, how := range []string{"stop", "sigterm", "kill", "stop+sync_interval", "sigterm+sync_interval"} {
 		t.Run(how, func(t *testing.T) {
 			dir := t.TempDir()
 			site := fileSite(filepath.Join(dir, "store"))
+			how, interval, _ := strings.Cut(how, "+")
+			if interval != "" {
+				site = strings.Replace(site, "broker file "+filepath.Join(dir, "store"), "broker file "+filepath.Join(dir, "store")+" {\n\t\t\tsync_interval 1h\n\t\t}", 1)
+			}
 			n := mustStartFileNode(t, dir, site)
 			post := n.postStreams(t, nil, "a", "b")
 			get := n.subscribe(t, "stream=b", "")
