@@ -66,6 +66,8 @@ type FileBroker struct {
 	bumped int
 	// failCommit, when set (tests), fails commits as an I/O error would.
 	failCommit func() error
+	// minFree overrides the free space a commit needs (tests).
+	minFree uint64
 
 	shards [memShards]fileShard
 	nextID atomic.Uint64 // last stream id used

@@ -556,3 +556,23 @@ func TestFileRandomisedJoinLeave(t *testing.T) {
 	r := newReopening(t, FileOptions{HistoryLimit: 4 * 600})
 	randomisedJoinLeave(t, r.FileBroker, 600)
 }
+
+// TestFileDiskAlmostFull: when the filesystem has less free space than the
+// store's reserve, publishes are refused (ErrUnavailable, the reason says
+// so), nothing is stored, and writes resume when space is back.
+func TestFileDiskAlmostFull(t *testing.T) {
+	r := newReopening(t, FileOptions{})
+	e := publishN(t, r, "s", 1)[0].Epoch
+	r.minFree = 1 << 62 // more than any disk has
+	_, err := r.Publish(context.Background(), Publication{Stream: "s", Data: "refused"})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk almost full") {
+		t.Fatalf("publish on a full disk: %v", err)
+	}
+	r.minFree = 0
+	publishN(t, r, "s", 1)
+	r.reopen()
+	s := snapshot(t, r, "s", HistoryRequest{From: &Position{Epoch: e}})
+	if !slices.Equal(offsets(s.Messages), seq(1, 2)) || s.Messages[1].Data != "m0" {
+		t.Fatalf("stored %+v", s.Messages)
+	}
+}

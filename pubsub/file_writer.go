@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -161,6 +162,9 @@ func (b *FileBroker) commit(ops []fileOp, res []error, final bool) error {
 	if err := b.ensureWritable(); err != nil {
 		return err
 	}
+	if err := b.checkFreeSpace(); err != nil {
+		return err
+	}
 	b.dbMu.RLock()
 	defer b.dbMu.RUnlock()
 	if b.db == nil {
@@ -236,6 +240,29 @@ func (b *FileBroker) commit(ops []fileOp, res []error, final bool) error {
 		st.wTop, st.wExpired = s.top, s.expired
 	}
 	b.dirtyDurable.Store(bytes.Equal(state, stateDirty))
+	return nil
+}
+
+// minFree is the space a commit leaves free on the store's filesystem.
+// Pebble stops the process when its log cannot be written (it cannot trust
+// its state after a failed write), so the broker refuses writes (503)
+// before the disk is full: the reserve covers the write buffer's flush and
+// compactions.
+const minFree = 4 * 32 << 20
+
+// checkFreeSpace refuses a commit when the filesystem is almost full.
+func (b *FileBroker) checkFreeSpace() error {
+	reserve := uint64(minFree)
+	if b.minFree != 0 {
+		reserve = b.minFree
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(b.path, &fs); err != nil {
+		return err
+	}
+	if free := fs.Bavail * uint64(fs.Bsize); free < reserve {
+		return fmt.Errorf("disk almost full: %d MiB free, the store keeps %d MiB free for its own work", free>>20, reserve>>20)
+	}
 	return nil
 }
 
