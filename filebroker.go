@@ -54,6 +54,9 @@ func newFileEngine(b *BrokerConfig, limit int, ttl time.Duration) (*engine, erro
 	if err != nil {
 		return nil, err
 	}
+	if b.SyncInterval < 0 {
+		return nil, fmt.Errorf("sync_interval must not be negative")
+	}
 	fb, err := pubsub.NewFileBroker(pubsub.FileOptions{
 		Path: path, HistoryLimit: limit, HistoryTTL: ttl, SyncInterval: time.Duration(b.SyncInterval),
 	})

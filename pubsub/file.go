@@ -13,8 +13,8 @@ import (
 
 // FileOptions configures a FileBroker.
 type FileOptions struct {
-	// Path of the store file (created on the first write, with its
-	// directory, 0700 and 0600).
+	// Path of the store: a directory of pebble files, created on the first
+	// write (0700, files 0600).
 	Path string
 	// HistoryLimit and HistoryTTL as for the memory broker.
 	HistoryLimit int
@@ -35,7 +35,8 @@ type FileOptions struct {
 // FileBroker is the persistent single-node broker: the memory broker's
 // semantics (per-stream dense offsets, epochs, history limit and TTL, the
 // same recovery decision) with every stream's epoch, top and retained
-// history kept in a bbolt file, so that a restart loses nothing.
+// history kept in a pebble store (a directory), so that a restart loses
+// nothing.
 //
 // Writes go through one writer goroutine that commits whatever is queued in
 // one transaction (group commit): concurrent publishes share an fsync. By
@@ -120,7 +121,7 @@ type fileStream struct {
 	memStream
 	id     uint64
 	next   uint64
-	loaded bool   // retained messages read from the file
+	loaded bool   // retained messages read from the store
 	diskLo uint64 // lowest offset that may still be on disk
 
 	// Owned by the writer goroutine.
@@ -132,7 +133,7 @@ var _ Broker = (*FileBroker)(nil)
 var _ StreamWatcher = (*FileBroker)(nil)
 
 // NewFileBroker opens the store at o.Path if it exists: it takes the
-// file's lock (waiting up to LockTimeout), checks it and reads every
+// store's lock (waiting up to LockTimeout), checks it and reads every
 // stream's metadata. It writes nothing.
 func NewFileBroker(o FileOptions) (*FileBroker, error) {
 	if o.Path == "" {
@@ -159,7 +160,7 @@ func NewFileBroker(o FileOptions) (*FileBroker, error) {
 	return b, nil
 }
 
-// Path is the store file (absolute).
+// Path is the store's directory (absolute).
 func (b *FileBroker) Path() string { return b.path }
 
 // EpochsReplaced is how many streams the open moved to a new epoch because
@@ -387,7 +388,7 @@ func (b *FileBroker) deliverMsg(m Message) {
 }
 
 // trimDisk queues the removal of the messages that left the retained
-// window from the file. st.mu is held.
+// window from the store. st.mu is held.
 func (b *FileBroker) trimDisk(st *fileStream) {
 	low := st.top - uint64(st.n) + 1
 	if low > st.diskLo {
@@ -417,7 +418,7 @@ func (b *FileBroker) Snapshot(ctx context.Context, stream string, req HistoryReq
 	return st.snapshot(req, created), nil
 }
 
-// unavailable wraps a store error as ErrUnavailable, naming the file.
+// unavailable wraps a store error as ErrUnavailable, naming the store.
 func (b *FileBroker) unavailable(err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return err
@@ -442,7 +443,7 @@ func (b *FileBroker) janitor(stop <-chan struct{}, done chan<- struct{}) {
 
 // sweep is one janitor pass. Streams not read since the start are read
 // when their oldest message on disk has expired, so that the TTL trims
-// the file too.
+// the store too.
 func (b *FileBroker) sweep() {
 	limit, ttl := b.limits()
 	idle := 10 * ttl

@@ -47,7 +47,7 @@ func msgKey(id, offset uint64) []byte {
 	return k
 }
 
-// openPaths are the store files open in this process: bbolt's lock would
+// openPaths are the stores open in this process: pebble's lock would
 // refuse a second handle too, but only after its timeout and with a less
 // precise message.
 var (
@@ -71,8 +71,8 @@ func unregisterPath(p string) {
 	openPathsMu.Unlock()
 }
 
-// openExisting opens the store if its file exists, checks it and reads the
-// streams' metadata; otherwise it only checks that the file could be
+// openExisting opens the store if it exists, checks it and reads the
+// streams' metadata; otherwise it only checks that the store could be
 // created. It writes nothing.
 func (b *FileBroker) openExisting() error {
 	abs, err := filepath.Abs(b.path)
@@ -246,7 +246,7 @@ func (b *FileBroker) corrupted(err error) error {
 	return fmt.Errorf("store %s cannot be read (%v); restore it from a backup or move it away to start empty", b.path, err)
 }
 
-// streamRange iterates over the messages of stream id on disk.
+// streamIter iterates over the messages of stream id on disk.
 func (b *FileBroker) streamIter(db *pebble.DB, id uint64) (*pebble.Iterator, error) {
 	return db.NewIter(&pebble.IterOptions{LowerBound: msgKey(id, 0), UpperBound: msgKey(id+1, 0)})
 }
