@@ -63,6 +63,10 @@ func TestFileBrokerDefaultPath(t *testing.T) {
 	if p, _ := b.filePath(); !filepath.IsAbs(p) || !strings.HasSuffix(p, "rel/store") {
 		t.Fatalf("explicit relative path: %q", p)
 	}
+	t.Setenv("SSE_STORE_TEST", "/srv/sse")
+	if p, _ := (&BrokerConfig{Type: "file", Path: "{env.SSE_STORE_TEST}/x"}).filePath(); p != "/srv/sse/x" {
+		t.Fatalf("path with a placeholder: %q", p)
+	}
 	if (&BrokerConfig{Type: "file", Prefix: "a"}).engineKey() == (&BrokerConfig{Type: "file", Prefix: "b"}).engineKey() {
 		t.Fatal("two prefixes share an engine")
 	}

@@ -38,7 +38,8 @@ func (b *BrokerConfig) filePrefix() string {
 // handlers naming the same store compare equal.
 func (b *BrokerConfig) filePath() (string, error) {
 	if b.Path != "" {
-		return filepath.Abs(b.Path)
+		// Placeholders such as {env.SSE_DATA} are resolved like the URL's.
+		return filepath.Abs(caddy.NewReplacer().ReplaceKnown(b.Path, ""))
 	}
 	if err := checkFilePrefix(b.filePrefix()); err != nil {
 		return "", err
