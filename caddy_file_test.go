@@ -455,3 +455,79 @@ func snapshotDir(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestFileBrokerDiskFull: on a filesystem with less free space than the
+// store's reserve, broadcasts are answered 503 with the reason, logged and
+// counted, nothing is stored or delivered; once space is back they are
+// stored again without a hole. It mounts a small tmpfs, so it runs as root
+// only (and skips elsewhere).
+func TestFileBrokerDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "disk")
+	os.Mkdir(mnt, 0o700)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=160m"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): run as root to test a full disk", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	n := mustStartFileNode(t, dir, fileSite(filepath.Join(mnt, "store"))+"\n\tmetrics /metrics")
+	c := n.subscribe(t, "stream=d", "")
+	c.mustNext()
+	c.mustNext()
+	if st := n.broadcast(t, `{"stream":"d","data":"1"}`); st != 201 {
+		t.Fatalf("broadcast: %d", st)
+	}
+	if ev := messages(t, c, 1)[0]; !strings.HasPrefix(ev.ID, "1/") {
+		t.Fatalf("first message %+v", ev)
+	}
+
+	// Fill the disk to 60 MB free, under the 128 MiB reserve.
+	var fs syscall.Statfs_t
+	syscall.Statfs(mnt, &fs)
+	filler, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Fallocate(int(filler.Fd()), 0, 0, int64(fs.Bavail*uint64(fs.Bsize))-60<<20); err != nil {
+		t.Fatal(err)
+	}
+	filler.Close()
+	req, _ := http.NewRequest(http.MethodPost, n.url("/_broadcast"), strings.NewReader(`{"stream":"d","data":"refused"}`))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if reason := resp.Header.Get("X-AnyCable-Error"); resp.StatusCode != 503 || !strings.Contains(reason, "disk almost full") {
+		t.Fatalf("broadcast on a full disk: %d %q", resp.StatusCode, reason)
+	}
+	metrics, _ := http.Get(n.url("/metrics"))
+	body := new(strings.Builder)
+	bufio.NewReader(metrics.Body).WriteTo(body)
+	metrics.Body.Close()
+	if !strings.Contains(body.String(), `caddy_anycable_sse_broker_errors_total{op="publish"} 1`) {
+		t.Errorf("broker_errors_total not counted:\n%s", grepLines(body.String(), "broker_errors"))
+	}
+	c.expectNone(300 * time.Millisecond) // nothing delivered
+
+	os.Remove(filepath.Join(mnt, "filler"))
+	if st := n.broadcast(t, `{"stream":"d","data":"2"}`); st != 201 {
+		t.Fatalf("broadcast after space came back: %d", st)
+	}
+	if ev := messages(t, c, 1)[0]; !strings.HasPrefix(ev.ID, "2/") || ev.Data != "2" {
+		t.Fatalf("after the full disk: %+v (want offset 2, no hole)", ev)
+	}
+	if !strings.Contains(n.Logs(), "disk almost full") {
+		t.Errorf("the refusal was not logged:\n%s", n.Logs())
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
