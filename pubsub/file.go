@@ -81,6 +81,7 @@ type FileBroker struct {
 	queue   []fileOp
 	qclosed bool
 	wake    chan struct{}
+	applyq  chan committed // written batches, to the applier
 
 	// dirtyDurable: the store is marked dirty in a committed transaction,
 	// so that publishes may be acknowledged before their commit.
@@ -212,6 +213,7 @@ func (b *FileBroker) Start(deliver func(Message)) error {
 		b.stop = make(chan struct{})
 		b.done = make(chan struct{})
 		b.wdone = make(chan struct{})
+		b.applyq = make(chan committed, 8)
 		go b.janitor(b.stop, b.done)
 		go b.writer(b.wdone)
 	}

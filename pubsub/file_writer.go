@@ -59,6 +59,12 @@ func (b *FileBroker) kick() {
 // sync interval (or second, for background writes).
 func (b *FileBroker) writer(done chan<- struct{}) {
 	defer close(done)
+	applied := make(chan struct{})
+	go b.applier(applied)
+	defer func() {
+		close(b.applyq)
+		<-applied
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var retry []fileOp
@@ -88,8 +94,10 @@ func (b *FileBroker) writer(done chan<- struct{}) {
 	}
 }
 
-// flush commits ops in one transaction and settles them. It returns the
-// ops to try again (writes already acknowledged or in the background).
+// flush writes ops in one batch and hands it to the applier, which waits
+// for its fsync while the next batch is written (pebble syncs them
+// together). It returns the ops to try again (writes already acknowledged
+// or in the background) when the batch could not be written.
 func (b *FileBroker) flush(ops []fileOp, final bool) []fileOp {
 	if !b.active.Load() {
 		// Nothing is written before the store is used (caddy validate).
@@ -102,8 +110,7 @@ func (b *FileBroker) flush(ops []fileOp, final bool) []fileOp {
 		return nil
 	}
 	res := make([]error, len(ops))
-	err := b.commit(ops, res, final)
-	limit, ttl := b.limits()
+	batch, dirty, err := b.commit(ops, res, final)
 	if err != nil {
 		b.stats.errors.Add(1)
 		err = b.unavailable(err)
@@ -114,11 +121,10 @@ func (b *FileBroker) flush(ops []fileOp, final bool) []fileOp {
 			case op.kind == opMsg && op.done != nil:
 				if !rolledBack[op.st] {
 					// Offsets given out after the failed one are refused
-					// by the offset check; numbering restarts after top.
+					// by the offset check; numbering restarts after the
+					// last written offset.
 					rolledBack[op.st] = true
-					op.st.mu.Lock()
-					op.st.next = op.st.top
-					op.st.mu.Unlock()
+					b.rollBack(op.st, 0)
 				}
 				op.done <- err
 			default:
@@ -132,43 +138,83 @@ func (b *FileBroker) flush(ops []fileOp, final bool) []fileOp {
 		}
 		return retry
 	}
-	b.stats.commits.Add(1)
-	b.failing.Store(nil)
 	for i, op := range ops {
-		if op.kind != opMsg || op.done == nil {
-			continue
-		}
-		if res[i] != nil {
-			op.st.mu.Lock()
-			if op.st.next >= op.msg.Offset {
-				op.st.next = op.st.top
-			}
-			op.st.mu.Unlock()
+		if res[i] != nil && op.done != nil {
+			b.rollBack(op.st, op.msg.Offset)
 			op.done <- b.unavailable(res[i])
-			continue
 		}
-		op.st.mu.Lock()
-		b.apply(op.st, op.msg, limit, ttl)
-		op.st.mu.Unlock()
-		op.done <- nil
 	}
+	b.applyq <- committed{batch: batch, ops: ops, res: res, dirty: dirty}
 	return nil
 }
 
-// commit writes ops in one pebble batch, fsync'd. res[i] is set for a
-// message refused by the offset check. On success the writer's view of
-// each stream (wTop, wExpired) moves on.
-func (b *FileBroker) commit(ops []fileOp, res []error, final bool) error {
+// rollBack makes numbering of st restart after its last written offset,
+// when offsets from `from` on (0: any) were given out but not written.
+func (b *FileBroker) rollBack(st *fileStream, from uint64) {
+	st.mu.Lock()
+	if from == 0 || st.next >= from {
+		st.next = max(st.top, st.wTop)
+	}
+	st.mu.Unlock()
+}
+
+// committed is a written batch on its way to the disk.
+type committed struct {
+	batch *pebble.Batch
+	ops   []fileOp
+	res   []error
+	dirty bool
+}
+
+// applier waits for each batch's fsync, in order, then makes its messages
+// servable, delivers them and answers their publishers.
+func (b *FileBroker) applier(done chan<- struct{}) {
+	defer close(done)
+	for c := range b.applyq {
+		err := c.batch.SyncWait()
+		c.batch.Close()
+		if err != nil {
+			// Pebble stops the process on a failed log write; in case
+			// it did not, acknowledge nothing of the batch.
+			b.stats.errors.Add(1)
+			err = b.unavailable(err)
+			for i, op := range c.ops {
+				if op.kind == opMsg && op.done != nil && c.res[i] == nil {
+					op.done <- err
+				}
+			}
+			continue
+		}
+		b.stats.commits.Add(1)
+		b.failing.Store(nil)
+		b.dirtyDurable.Store(c.dirty)
+		limit, ttl := b.limits()
+		for i, op := range c.ops {
+			if op.kind != opMsg || op.done == nil || c.res[i] != nil {
+				continue
+			}
+			op.st.mu.Lock()
+			b.apply(op.st, op.msg, limit, ttl)
+			op.st.mu.Unlock()
+			op.done <- nil
+		}
+	}
+}
+
+// commit writes ops in one pebble batch, to be fsync'd (the caller waits
+// with SyncWait). res[i] is set for a message refused by the offset check.
+// On success the writer's view of each stream (wTop, wExpired) moves on.
+func (b *FileBroker) commit(ops []fileOp, res []error, final bool) (_ *pebble.Batch, dirty bool, _ error) {
 	if err := b.ensureWritable(); err != nil {
-		return err
+		return nil, false, err
 	}
 	if err := b.checkFreeSpace(); err != nil {
-		return err
+		return nil, false, err
 	}
 	b.dbMu.RLock()
 	defer b.dbMu.RUnlock()
 	if b.db == nil {
-		return pebble.ErrClosed
+		return nil, false, pebble.ErrClosed
 	}
 	type streamState struct{ top, expired uint64 }
 	touched := map[*fileStream]*streamState{}
@@ -177,7 +223,6 @@ func (b *FileBroker) commit(ops []fileOp, res []error, final bool) error {
 		state = stateDirty
 	}
 	batch := b.db.NewBatch()
-	defer batch.Close()
 	batch.Set(keyFormat, formatVersion, nil)
 	batch.Set(keyState, state, nil)
 	view := func(st *fileStream) *streamState {
@@ -230,17 +275,18 @@ func (b *FileBroker) commit(ops []fileOp, res []error, final bool) error {
 	batch.Set(keySeq, binary.BigEndian.AppendUint64(nil, b.nextID.Load()), nil)
 	if b.failCommit != nil {
 		if err := b.failCommit(); err != nil {
-			return err
+			batch.Close()
+			return nil, false, err
 		}
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
-		return err
+	if err := b.db.ApplyNoSyncWait(batch, pebble.Sync); err != nil {
+		batch.Close()
+		return nil, false, err
 	}
 	for st, s := range touched {
 		st.wTop, st.wExpired = s.top, s.expired
 	}
-	b.dirtyDurable.Store(bytes.Equal(state, stateDirty))
-	return nil
+	return batch, bytes.Equal(state, stateDirty), nil
 }
 
 // minFree is the space a commit leaves free on the store's filesystem.
