@@ -38,8 +38,10 @@ type FileOptions struct {
 // history kept in a pebble store (a directory), so that a restart loses
 // nothing.
 //
-// Writes go through one writer goroutine that commits whatever is queued in
-// one transaction (group commit): concurrent publishes share an fsync. By
+// Writes go through one writer goroutine that writes whatever is queued in
+// one batch (group commit: concurrent publishes share an fsync) and hands
+// it to an applier goroutine, which waits for its fsync while the next
+// batch is written, then answers the publishers in order. By
 // default a publication is acknowledged, and delivered, only after its
 // commit; so nothing a client has seen can be lost by a crash, and epochs
 // survive restarts, crashes included.
