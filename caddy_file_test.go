@@ -531,3 +531,82 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestFileBrokerRestartMultiStreamID: a channel that streams from two
+// streams (the app's subscribe answer) gets multi-stream m1: ids; after a
+// restart, EventSource's Last-Event-ID with such an id brings back what
+// was missed on both streams, once, and nothing else.
+func TestFileBrokerRestartMultiStreamID(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch method {
+		case "connect":
+			return 200, `{"status":1,"identifiers":"{\"user_id\":42}","transmissions":["{\"type\":\"welcome\"}"]}`
+		case "command":
+			return 200, `{"status":1,"streams":["chat_a","chat_b"],"transmissions":["{\"type\":\"confirm_subscription\",\"identifier\":\"{\\\"channel\\\":\\\"ChatChannel\\\",\\\"room\\\":1}\"}"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	dir := t.TempDir()
+	site := `
+	anycable_sse {
+		rpc_url ` + app.URL + `/_anycable
+		secret s3cr3t
+		broadcast_key ` + testKey + `
+		broker file ` + filepath.Join(dir, "store") + `
+	}`
+	n := mustStartFileNode(t, dir, site)
+	query := "identifier=" + urlEncode(chatChannel)
+	c := n.subscribe(t, query, "")
+	c.mustNext()
+	c.mustNext()
+	n.broadcast(t, `{"stream":"chat_a","data":"\"seen-a\""}`)
+	n.broadcast(t, `{"stream":"chat_b","data":"\"seen-b\""}`)
+	seen := messages(t, c, 2)
+	last := seen[1].ID
+	if !strings.HasPrefix(last, "m1:") {
+		t.Fatalf("id %q is not a multi-stream id", last)
+	}
+	c.Close()
+	missed := map[string]bool{}
+	for i, s := range []string{"chat_a", "chat_b", "chat_a"} {
+		data := fmt.Sprintf("missed-%d", i)
+		if st := n.broadcast(t, fmt.Sprintf(`{"stream":%q,"data":"\"%s\""}`, s, data)); st != 201 {
+			t.Fatalf("broadcast: %d", st)
+		}
+		missed[data] = true
+	}
+	n.stop(t, "sigterm")
+
+	n2 := mustStartFileNode(t, dir, site)
+	c2 := n2.subscribe(t, query, last)
+	got := payloads(messages(t, c2, 3))
+	for _, d := range got {
+		if !missed[d] {
+			t.Fatalf("after the restart: got %v, want each of %v once", got, missed)
+		}
+		delete(missed, d)
+	}
+	if len(missed) != 0 {
+		t.Fatalf("after the restart: got %v, missing %v", got, missed)
+	}
+	if a, b := strings.Index(strings.Join(got, ","), "missed-0"), strings.Index(strings.Join(got, ","), "missed-2"); a > b {
+		t.Fatalf("chat_a out of order: %v", got)
+	}
+	// Then confirm_history, and nothing twice.
+	confirmed := false
+	for {
+		ev, ok := c2.next(300 * time.Millisecond)
+		if !ok {
+			break
+		}
+		switch {
+		case ev.Event == "confirm_history":
+			confirmed = true
+		case ev.ID != "" || strings.Contains(ev.Event, "reject"):
+			t.Fatalf("after the history: %+v", ev)
+		}
+	}
+	if !confirmed {
+		t.Fatal("no confirm_history")
+	}
+}
