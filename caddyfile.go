@@ -47,7 +47,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    turbo_secret_key_base <secret_key_base>
 //	    cable_ready_secrets   <secret...>     # CableReady::Stream names verified locally
 //	    ping_interval         <duration>      # default 3s; 0 disables
-//	    broker                memory|redis [<url>] [prefix <prefix>] [{ prefix <prefix> }]
+//	    broker                memory|redis [<url>] [prefix <prefix>] [{ prefix <prefix> }]  # same broker and prefix: shared streams
+//	    broker                file [<dir>] [prefix <prefix>] [{ prefix <prefix>; sync_interval <duration> }] # one node, kept across restarts
 //	    redis_url             <url>           # default redis://localhost:6379
 //	    broadcast_adapters    <http|redisx|redis...> # default http
 //	    redisx_stream         <key>           # default __anycable__
@@ -355,20 +356,32 @@ func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 	}
 	b := &BrokerConfig{Type: d.Val()}
 	switch b.Type {
-	case "memory", "redis":
+	case "memory", "redis", "file":
 	default:
-		return d.Errf("unknown broker %q (known: memory, redis)", d.Val())
+		return d.Errf("unknown broker %q (known: memory, file, redis)", d.Val())
 	}
+	setPrefix := func(v string) error {
+		if b.Prefix != "" {
+			return d.Errf("broker %s: prefix given twice", b.Type)
+		}
+		if b.Type == "file" {
+			if err := checkFilePrefix(v); err != nil {
+				return d.Errf("broker file: %v", err)
+			}
+		}
+		b.Prefix = v
+		return nil
+	}
+	// One line: broker <type> [<url>|<dir>] [prefix <name>].
 	for d.NextArg() {
 		switch {
 		case d.Val() == "prefix":
 			if !d.NextArg() {
 				return d.Errf("broker %s: prefix needs a value", b.Type)
 			}
-			if b.Prefix != "" {
-				return d.Errf("broker %s: prefix given twice", b.Type)
+			if err := setPrefix(d.Val()); err != nil {
+				return err
 			}
-			b.Prefix = d.Val()
 		case b.Type == "redis" && b.URL == "" && b.Prefix == "":
 			b.URL = d.Val()
 			if !hasPlaceholder(b.URL) {
@@ -376,19 +389,35 @@ func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {
 					return d.Errf("broker redis: %v", err)
 				}
 			}
+		case b.Type == "file" && b.Path == "" && b.Prefix == "":
+			b.Path = d.Val()
+		case b.Type == "redis":
+			return d.Errf("broker redis: unexpected %q (known: [<url>] prefix <name>)", d.Val())
+		case b.Type == "file":
+			return d.Errf("broker file: unexpected %q (known: [<dir>] prefix <name>)", d.Val())
 		default:
-			return d.Errf("broker %s: unexpected %q (known: [<url>] prefix <name>)", b.Type, d.Val())
+			return d.Errf("broker %s: unexpected %q (known: prefix <name>)", b.Type, d.Val())
 		}
 	}
+	// Block: { prefix <name>; sync_interval <duration> (file) }.
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if d.Val() != "prefix" {
+		switch {
+		case d.Val() == "prefix":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			if err := setPrefix(v); err != nil {
+				return err
+			}
+		case d.Val() == "sync_interval" && b.Type == "file":
+			if err := durationArg(d, &b.SyncInterval, true); err != nil {
+				return err
+			}
+		case b.Type == "file":
+			return d.Errf("broker file: unrecognized option %q (known: prefix, sync_interval)", d.Val())
+		default:
 			return d.Errf("broker %s: unrecognized option %q (known: prefix)", b.Type, d.Val())
-		}
-		if b.Prefix != "" {
-			return d.Errf("broker %s: prefix given twice", b.Type)
-		}
-		if err := oneArg(d, &b.Prefix); err != nil {
-			return err
 		}
 	}
 	h.Broker = b

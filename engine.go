@@ -27,6 +27,7 @@ type engine struct {
 	registry *sse.Registry
 	writers  *sse.Writers
 	memory   *pubsub.MemoryBroker // set for the in-memory broker
+	file     *pubsub.FileBroker   // set for the file broker
 	redis    *pubsub.RedisBroker  // set for the Redis broker
 	metrics  *promMetrics
 	// closeDelay is the stream_close_delay of the config that started
@@ -63,6 +64,11 @@ func (b *BrokerConfig) engineKey() string {
 	switch b.Type {
 	case "", "memory":
 		return "memory|" + b.Prefix
+	case "file":
+		// A second prefix on the same store gets its own key, and is
+		// refused when it opens the store.
+		path, _ := b.filePath()
+		return "file|" + b.filePrefix() + "|" + path
 	default:
 		return fmt.Sprintf("%s|%s|%s", b.Type, b.URL, b.Prefix)
 	}
@@ -76,6 +82,9 @@ func (b *BrokerConfig) logName() string {
 			return "memory (prefix " + b.Prefix + ")"
 		}
 		return "memory"
+	case "file":
+		path, _ := b.filePath()
+		return fmt.Sprintf("file %s (prefix %s)", path, b.filePrefix())
 	default:
 		return fmt.Sprintf("%s %s (prefix %s)", b.Type, redact.URL(b.URL), b.Prefix)
 	}
@@ -94,6 +103,8 @@ func (h *Handler) loadEngine() (*engine, error) {
 				return nil, err
 			}
 			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb, metrics: initMetrics()}, nil
+		case "file":
+			return newFileEngine(h.Broker, limit, ttl)
 		case "redis":
 			rb, err := pubsub.NewRedisBroker(pubsub.RedisOptions{
 				URL: h.Broker.URL, Prefix: h.Broker.Prefix, HistoryLimit: limit, HistoryTTL: ttl,
@@ -132,6 +143,13 @@ func (h *Handler) applyLimits() {
 	}
 	if h.engine.redis != nil {
 		h.engine.redis.SetLimits(limit, ttl)
+	}
+	if f := h.engine.file; f != nil {
+		f.SetLimits(limit, ttl)
+		f.SetSyncInterval(time.Duration(h.Broker.SyncInterval))
+		// The config runs (not a caddy validate): background writes may go
+		// to the store.
+		f.Activate()
 	}
 }
 

@@ -212,7 +212,8 @@ type Handler struct {
 
 // BrokerConfig chooses the broker.
 type BrokerConfig struct {
-	// Type is "memory" (default, one node) or "redis" (Redis Streams,
+	// Type is "memory" (default, one node), "file" (one node, history and
+	// epochs kept on disk across restarts) or "redis" (Redis Streams,
 	// shared by every node).
 	Type string `json:"type,omitempty"`
 	// URL of Redis: redis://, rediss:// (TLS), a comma list or
@@ -221,6 +222,14 @@ type BrokerConfig struct {
 	URL string `json:"url,omitempty"`
 	// Prefix of the keys the broker writes. Default: acs.
 	Prefix string `json:"prefix,omitempty"`
+	// Path of the file broker's store (a directory). Default:
+	// {caddy data dir}/anycable_sse/{prefix}.
+	Path string `json:"path,omitempty"`
+	// SyncInterval (file broker): 0, the default, acknowledges a broadcast
+	// once it is fsync'd; a positive interval acknowledges at once and
+	// commits every interval (a machine crash loses at most that window,
+	// and moves every stream to a new epoch).
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -574,8 +583,20 @@ func (h *Handler) check() error {
 		if _, err := pubsub.CheckRedisURL(h.Broker.URL); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
+	case "file":
+		if h.Broker.URL != "" {
+			return errors.New("broker: the file broker takes no url (its store is path)")
+		}
+		if h.Broker.Prefix != "" {
+			if err := checkFilePrefix(h.Broker.Prefix); err != nil {
+				return fmt.Errorf("broker: %w", err)
+			}
+		}
+		if h.Broker.SyncInterval < 0 {
+			return errors.New("broker: sync_interval must not be negative")
+		}
 	default:
-		return fmt.Errorf("broker: unknown type %q (known: memory, redis)", h.Broker.Type)
+		return fmt.Errorf("broker: unknown type %q (known: memory, file, redis)", h.Broker.Type)
 	}
 	return h.checkAdaptersWithBroker()
 }

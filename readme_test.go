@@ -63,8 +63,22 @@ func TestREADMEJSONReference(t *testing.T) {
 	if got, want := keysOf(fields), sorted(jsonFields(reflect.TypeOf(Handler{}))); !reflect.DeepEqual(got, want) {
 		t.Errorf("README JSON fields:\n%v\nstruct fields:\n%v", got, want)
 	}
-	var broker map[string]json.RawMessage
-	_ = json.Unmarshal(fields["broker"], &broker)
+	// The block shows one "broker" line per kind; together they name
+	// every field of BrokerConfig.
+	broker := map[string]json.RawMessage{}
+	for _, line := range strings.Split(block, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, `"broker":`) {
+			continue
+		}
+		var one map[string]map[string]json.RawMessage
+		if err := json.Unmarshal([]byte("{"+strings.TrimSuffix(line, ",")+"}"), &one); err != nil {
+			t.Fatalf("README broker line %q: %v", line, err)
+		}
+		for k, v := range one["broker"] {
+			broker[k] = v
+		}
+	}
 	if got, want := keysOf(broker), sorted(jsonFields(reflect.TypeOf(BrokerConfig{}))); !reflect.DeepEqual(got, want) {
 		t.Errorf("README broker fields %v, struct %v", got, want)
 	}

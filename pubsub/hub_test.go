@@ -657,15 +657,22 @@ func (r *randSub) session(h *Hub, stream string, live func()) {
 }
 
 func TestHubRandomisedJoinLeave(t *testing.T) {
+	const perPub = 1500
+	randomisedJoinLeave(t, NewMemoryBroker(MemoryOptions{HistoryLimit: 4 * perPub}), perPub)
+}
+
+// randomisedJoinLeave: clients join and leave random streams of mb while
+// four publishers publish perPub each; every client gets every offset after
+// its first join once, in order. mb retains 4*perPub messages per stream.
+// It runs on the memory and file brokers (file_test.go).
+func randomisedJoinLeave(t *testing.T, mb Broker, perPub int) {
 	const (
 		nStreams    = 4
 		nSubs       = 50
 		nPublishers = 4
-		perPub      = 1500
 	)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	mb := NewMemoryBroker(MemoryOptions{HistoryLimit: nPublishers * perPub})
 	h := newMemoryHub(t, jitterBroker{mb}, HubOptions{JoinBufferLimit: nPublishers * perPub})
 	streams := make([]string, nStreams)
 	for i := range streams {
