@@ -373,9 +373,9 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerSent bool) (reason string) {
 	rc := http.NewResponseController(w)
-	c.mu.Lock()
-	c.streaming = true
-	c.mu.Unlock()
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
+	}
 	if !headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -384,6 +384,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 	if err := rc.Flush(); err != nil {
 		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
 		return "flush_unsupported"
+	}
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Time{})
 	}
 
 	var ping <-chan time.Time
@@ -396,14 +399,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 		ping = pingTimer.C
 	}
 
-	write := func(b []byte) bool {
-		if len(b) == 0 {
+	write := func(bufs [][]byte) bool {
+		if len(bufs) == 0 {
 			return true
 		}
 		if s.Opts.WriteTimeout > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
 		}
-		_, err := w.Write(b)
+		var err error
+		for _, b := range bufs {
+			if _, err = w.Write(b); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			err = rc.Flush()
 		}
@@ -422,7 +430,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 	for {
 		select {
 		case <-c.signal:
-			b := c.take()
+			b, _ := c.take()
 			ok := write(b)
 			c.giveBack(b)
 			if !ok {

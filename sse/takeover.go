@@ -2,6 +2,7 @@ package sse
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -27,7 +28,7 @@ import (
 // It lives with the hub across reloads.
 type Writers struct {
 	// ready holds connections with something to write, each at most once
-	// (Conn.queued). A list under a mutex, not a channel: scheduling runs
+	// (Conn.scheduled). A list under a mutex, not a channel: scheduling runs
 	// inside the hub's fan-out and must never block it.
 	readyMu sync.Mutex
 	ready   []*Conn
@@ -83,7 +84,7 @@ func (w *Writers) Close() {
 // schedule puts a taken-over connection on the ready list unless it is
 // there already. It never blocks.
 func (w *Writers) schedule(c *Conn) {
-	if !c.queued.CompareAndSwap(false, true) {
+	if !c.scheduled.CompareAndSwap(false, true) {
 		return
 	}
 	w.readyMu.Lock()
@@ -114,16 +115,16 @@ func (w *Writers) next() *Conn {
 }
 
 func (w *Writers) run() {
-	buf := make([]byte, 0, 16<<10)
+	var bufs net.Buffers
 	for {
 		c := w.next()
 		if c == nil {
 			return
 		}
-		c.queued.Store(false)
-		buf = c.flushTakenOver(buf[:0])
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 16<<10)
+		c.scheduled.Store(false)
+		bufs = c.flushTakenOver(bufs[:0])
+		if cap(bufs) > 4096 {
+			bufs = nil
 		}
 	}
 }
@@ -138,46 +139,53 @@ const (
 	stallRetry = 50 * time.Millisecond
 )
 
-// flushTakenOver writes what is pending as one HTTP chunk, and ends the
-// response once the connection was closed. buf is the writer's scratch
-// space, returned for reuse.
-func (c *Conn) flushTakenOver(buf []byte) []byte {
+// flushTakenOver writes what is pending as one HTTP chunk with one vectored
+// write (the queued frames are written where they are, never copied), and
+// ends the response once the connection was closed. bufs is the writer's
+// scratch list, returned for reuse.
+func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	// One flush at a time per connection, so bytes go out in order.
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
-	data := c.take()
+	data, size := c.take()
 	c.mu.Lock()
 	if c.finished {
 		c.mu.Unlock()
 		c.giveBack(data)
-		return buf
+		return bufs
 	}
-	var final []byte
+	var final [][]byte
+	finalSize := 0
 	queueFinal := c.closed && !c.finalQueued
 	if queueFinal {
 		c.finalQueued = true
-		final = append(c.pending, c.final...)
-		c.pending, c.final = nil, nil
+		final, finalSize = c.queue, c.queued
+		if len(c.final) > 0 {
+			final = append(final, c.final)
+			finalSize += len(c.final)
+		}
+		c.queue, c.queued, c.final = nil, 0, nil
 	}
 	closing := c.finalQueued
-	dropped := c.endReason == protocol.ReasonTooSlow
-	buf = append(buf, c.inflight...)
-	c.inflight = nil
+	cut := c.endReason == protocol.ReasonTooSlow
+	bufs = append(bufs, c.inflight...)
+	c.inflight, c.inflightBytes = nil, 0
 	c.mu.Unlock()
 
-	buf = appendChunk(buf, data)
-	c.giveBack(data)
+	bufs = appendChunk(bufs, data, size)
 	if queueFinal {
-		buf = appendChunk(buf, final)
-		buf = append(buf, "0\r\n\r\n"...)
+		bufs = appendChunk(bufs, final, finalSize)
+		bufs = append(bufs, chunkEnd)
 	}
-	if len(buf) == 0 {
+	c.giveBack(data)
+	if len(bufs) == 0 {
 		if closing {
 			c.finish("")
 		}
-		return buf
+		return bufs
 	}
-	n, err := c.writeRaw(buf)
+	scratch := bufs
+	rest, err := c.writeRaw(bufs)
 	switch {
 	case err == nil:
 		c.stallSince = time.Time{}
@@ -189,24 +197,41 @@ func (c *Conn) flushTakenOver(buf []byte) []byte {
 		if c.stallSince.IsZero() {
 			c.stallSince = now
 		}
-		if dropped {
-			c.finish("") // counted when the queue overflowed
+		if cut {
+			c.abort("") // counted when the queue overflowed
 			break
 		}
 		if now.Sub(c.stallSince) > c.writeTimeout {
 			c.metrics.SlowClientDropped()
-			c.finish(protocol.ReasonTooSlow)
+			c.abort(protocol.ReasonTooSlow)
 			break
 		}
-		rest := append([]byte(nil), buf[n:]...)
+		// Keep the rest (references, not bytes) out of the scratch list.
+		kept := append(net.Buffers(nil), rest...)
+		n := 0
+		for _, b := range kept {
+			n += len(b)
+		}
 		c.mu.Lock()
-		c.inflight = rest
+		c.inflight, c.inflightBytes = kept, n
 		c.mu.Unlock()
 		time.AfterFunc(stallRetry, func() { c.writers.schedule(c) })
 	default:
 		c.finish("write_error")
 	}
-	return buf
+	clear(scratch)
+	return scratch[:0]
+}
+
+// abort ends a taken-over connection cut for slowness with a reset
+// (SO_LINGER 0): the kernel frees the unsent backlog at once instead of
+// trying to deliver stale events, and the client learns of the end now and
+// resumes from its last complete event.
+func (c *Conn) abort(reason string) {
+	if tc, ok := c.hijacked.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.finish(reason)
 }
 
 // finish ends a taken-over connection once: it closes the socket and runs
@@ -218,7 +243,7 @@ func (c *Conn) finish(reason string) {
 		return
 	}
 	c.finished = true
-	c.inflight = nil
+	c.inflight, c.inflightBytes = nil, 0
 	if reason != "" {
 		c.closeLocked(nil, reason)
 	}
@@ -232,33 +257,42 @@ func (c *Conn) finish(reason string) {
 // more is written but the chunked terminator (which may fail).
 func (c *Conn) closeQuietly(reason string) {
 	c.mu.Lock()
-	c.pending = nil
+	c.truncateLocked(0)
 	c.closeLocked(nil, reason)
 	c.mu.Unlock()
 	c.wake()
 }
 
-func appendChunk(dst, data []byte) []byte {
-	if len(data) == 0 {
+// chunkEnd ends a chunked response; crlf ends one chunk.
+var (
+	chunkEnd = []byte("0\r\n\r\n")
+	crlf     = []byte("\r\n")
+)
+
+// appendChunk adds data (size bytes in all) as one HTTP chunk.
+func appendChunk(dst net.Buffers, data [][]byte, size int) net.Buffers {
+	if size == 0 {
 		return dst
 	}
-	dst = strconv.AppendInt(dst, int64(len(data)), 16)
-	dst = append(dst, '\r', '\n')
+	hdr := strconv.AppendInt(make([]byte, 0, 18), int64(size), 16)
+	dst = append(dst, append(hdr, '\r', '\n'))
 	dst = append(dst, data...)
-	return append(dst, '\r', '\n')
+	return append(dst, crlf)
 }
 
-func (c *Conn) writeRaw(b []byte) (int, error) {
+// writeRaw writes bufs with one vectored write under a short deadline and
+// returns what is left unwritten.
+func (c *Conn) writeRaw(bufs net.Buffers) (net.Buffers, error) {
 	_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
-	n, err := c.hijacked.Write(b)
+	n, err := bufs.WriteTo(c.hijacked)
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		// Nothing written may only mean that this goroutine was descheduled
 		// past the deadline before the write started (a busy CPU), not that
 		// the socket is full: try once more before calling it a stall.
 		_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
-		n, err = c.hijacked.Write(b)
+		_, err = bufs.WriteTo(c.hijacked)
 	}
-	return n, err
+	return bufs, err
 }
 
 // peerClosed reports whether the client closed its side, without a read
@@ -373,16 +407,20 @@ const (
 // over, the caller serves it on the handler path.
 func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason string)) takeOverResult {
 	rc := http.NewResponseController(w)
-	c.mu.Lock()
-	c.streaming = true // live messages that pile up meanwhile count against max_pending
-	c.mu.Unlock()
+	// The header and the backlog (bounded by max_pending) go out through
+	// net/http under the write timeout: a client that reads nothing must
+	// not hold this goroutine.
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
+	}
 	w.WriteHeader(http.StatusOK)
-	backlog := c.take()
-	if len(backlog) > 0 {
-		if _, err := w.Write(backlog); err != nil {
+	backlog, _ := c.take()
+	for _, b := range backlog {
+		if _, err := w.Write(b); err != nil {
 			return headerSent
 		}
 	}
+	c.giveBack(backlog)
 	if err := rc.Flush(); err != nil {
 		return headerSent
 	}
@@ -414,9 +452,8 @@ func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason stri
 	c.pinger = p
 	c.writers = s.Writers
 	c.writeTimeout = s.Opts.WriteTimeout
-	c.streaming = true
 	c.onEndFn = onEnd
-	pending := len(c.pending) > 0 || c.closed
+	pending := len(c.queue) > 0 || c.closed
 	c.mu.Unlock()
 	if pending {
 		s.Writers.schedule(c)

@@ -1,0 +1,114 @@
+package anycablesse
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of what a hostile or slow client can make the server hold: every
+// figure is bounded by configuration, never by what the client asks.
+
+// publishBig publishes n messages of size bytes each to stream, in batches.
+func publishBig(t *testing.T, stream string, n, size int) {
+	t.Helper()
+	payload := strings.Repeat("x", size)
+	for i := 0; i < n; i += 10 {
+		var parts []string
+		for k := i; k < n && k < i+10; k++ {
+			parts = append(parts, fmt.Sprintf(`{"stream":%q,"data":"%d %s"}`, stream, k+1, payload))
+		}
+		mustBroadcast(t, testKey, "["+strings.Join(parts, ",")+"]")
+	}
+}
+
+// dialSlow connects with a 4 KiB receive buffer set before the handshake,
+// so that the kernel cannot autotune the window: a client that stops
+// reading fills the server's socket at once.
+func dialSlow(t *testing.T) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return serr
+	}}
+	conn, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// One POST naming many identifiers of one stream, each asking for the
+// whole history, is answered with at most max_pending of history; the
+// connection then ends with disconnect reconnect:true (the client resumes
+// from its last event). Before, every identifier's replay was built and
+// queued in full: history x identifiers.
+func TestReplayIsBoundedByMaxPending(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		max_pending 64KiB
+		history_limit 100
+	}`)
+	publishBig(t, "replay", 30, 10<<10)
+	var lines []string
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf(`{\"channel\":\"$pubsub\",\"stream_name\":\"replay\",\"n\":%d}`, i)
+		lines = append(lines, `{"identifier":"`+id+`","history":{"since":1}}`)
+	}
+	c := openStream(t, http.MethodPost, "/events", strings.Join(lines, "\n"), nil)
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	var last event
+	for {
+		ev, ok := c.next(10 * time.Second)
+		if !ok {
+			break
+		}
+		last = ev
+	}
+	if n := len(c.Raw()); n > 80<<10 {
+		t.Fatalf("one request got %d bytes of replay; max_pending is 64 KiB", n)
+	}
+	if last.Event != "disconnect" || last.Data != `{"type":"disconnect","reason":"too_slow","reconnect":true}` {
+		t.Fatalf("last event %+v", last)
+	}
+}
+
+// The backlog of a taken-over connection is written under write_timeout:
+// a client that reads nothing cannot hold the handler (or the memory of its
+// backlog) beyond it. Before, that write had no deadline at all.
+func TestBacklogWriteHasDeadline(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		max_pending 32MiB
+		write_timeout 500ms
+		history_limit 100
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	publishBig(t, "backlog", 100, 80<<10) // 8 MB: more than any socket buffer
+	conn := dialSlow(t)
+	fmt.Fprintf(conn, "GET /events?stream=backlog&history_since=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", testPort)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 1)
+	// The client never reads; the server gives up on it by itself.
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the stream did not end: %v", err)
+	}
+}
