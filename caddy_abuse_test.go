@@ -112,3 +112,30 @@ func TestBacklogWriteHasDeadline(t *testing.T) {
 		t.Fatalf("the stream did not end: %v", err)
 	}
 }
+
+// max_live_streams refuses a connection that would open one stream too
+// many with 429 and a reason; a stream nobody published to is gone once
+// its last subscriber leaves, so the room comes back.
+func TestLiveStreamCap(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		max_live_streams 2
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	a := subscribe(t, "stream=cap-a")
+	b := subscribe(t, "stream=cap-b")
+	c := openStream(t, http.MethodGet, "/events?stream=cap-c", "", nil)
+	if c.resp.StatusCode != 429 || !strings.Contains(c.resp.Header.Get("X-AnyCable-Error"), "limit") {
+		t.Fatalf("third stream: %d %q", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+	}
+	c.Close()
+	a.Close()
+	b.Close()
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	for _, s := range []string{"cap-c", "cap-d"} {
+		d := subscribe(t, "stream="+s)
+		d.Close()
+	}
+}

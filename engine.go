@@ -142,6 +142,7 @@ func (h *Handler) applyLimits() {
 	if h.engine.redis != nil {
 		h.engine.redis.SetLimits(limit, ttl)
 	}
+	h.engine.hub.SetLimits(h.MaxLiveStreams, h.MaxSubscriptions)
 }
 
 // command carries out a remote command (AnyCable's disconnect) from a

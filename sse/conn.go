@@ -47,6 +47,7 @@ type Conn struct {
 	// identifiers is the connection identifiers string from authentication,
 	// used by remote disconnect commands.
 	identifiers string
+	registry    *Registry // set when registered; guarded by mu
 
 	mu sync.Mutex
 	// queue holds what is pending, in order: frames shared with every
@@ -115,10 +116,17 @@ func (c *Conn) Identifiers() string {
 	return c.identifiers
 }
 
+// setIdentifiers records the identifiers and indexes the connection by
+// them in its registry.
 func (c *Conn) setIdentifiers(ids string) {
 	c.mu.Lock()
+	old := c.identifiers
 	c.identifiers = ids
+	r := c.registry
 	c.mu.Unlock()
+	if r != nil && old != ids {
+		r.reindex(c, old, ids)
+	}
 }
 
 // Deliver implements pubsub.Subscriber. It runs on the publisher's goroutine,

@@ -15,13 +15,16 @@ type Registry struct {
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
 	perIP map[string]int
+	// byIDs indexes connections by their identifiers string, for remote
+	// disconnects: one command must not walk every connection.
+	byIDs map[string]map[*Conn]struct{}
 	// closing is set once the process exits: new connections are refused.
 	closing bool
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int)}
+	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int), byIDs: make(map[string]map[*Conn]struct{})}
 }
 
 var (
@@ -42,13 +45,52 @@ func (r *Registry) add(c *Conn, maxPerIP int) error {
 	}
 	r.conns[c] = struct{}{}
 	r.perIP[c.ip]++
+	c.mu.Lock()
+	c.registry = r
+	ids := c.identifiers
+	c.mu.Unlock()
+	r.indexLocked(c, ids)
 	return nil
+}
+
+// reindex moves c from the index entry of its old identifiers to the new
+// one; a connection that already left stays out.
+func (r *Registry) reindex(c *Conn, old, ids string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.conns[c]; !ok {
+		return
+	}
+	r.unindexLocked(c, old)
+	r.indexLocked(c, ids)
+}
+
+func (r *Registry) indexLocked(c *Conn, ids string) {
+	if ids == "" {
+		return
+	}
+	set := r.byIDs[ids]
+	if set == nil {
+		set = make(map[*Conn]struct{}, 1)
+		r.byIDs[ids] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (r *Registry) unindexLocked(c *Conn, ids string) {
+	if set := r.byIDs[ids]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(r.byIDs, ids)
+		}
+	}
 }
 
 func (r *Registry) remove(c *Conn) {
 	r.mu.Lock()
 	if _, ok := r.conns[c]; ok {
 		delete(r.conns, c)
+		r.unindexLocked(c, c.Identifiers())
 		if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
 			delete(r.perIP, c.ip)
 		}
@@ -93,12 +135,17 @@ func (r *Registry) Shutdown(wait time.Duration) {
 // DisconnectIdentifiers ends every connection whose identifiers string equals
 // ids (AnyCable ends only one of them), and returns how many it ended.
 func (r *Registry) DisconnectIdentifiers(ids string, reconnect bool) int {
-	n := 0
-	for _, c := range r.snapshot() {
-		if ids != "" && c.Identifiers() == ids {
-			c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})
-			n++
-		}
+	if ids == "" {
+		return 0
 	}
-	return n
+	r.mu.Lock()
+	conns := make([]*Conn, 0, len(r.byIDs[ids]))
+	for c := range r.byIDs[ids] {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})
+	}
+	return len(conns)
 }

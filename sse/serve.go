@@ -56,6 +56,9 @@ type Options struct {
 	MaxStreams int
 	// MaxConnsPerIP bounds open connections per client address; 0: none.
 	MaxConnsPerIP int
+	// SendBuffer caps the kernel send buffer of taken-over sockets; 0
+	// leaves the system default.
+	SendBuffer int
 	// AllowedOrigins, when set, limits which origins get CORS headers;
 	// EnforceOrigins refuses the others with 403.
 	AllowedOrigins []string

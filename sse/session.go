@@ -186,6 +186,11 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 			}
 		}
 		subscription, snap, err := s.Hub.Join(ctx, c, sub.identifier, stream, hreq)
+		if errors.Is(err, pubsub.ErrHubFull) {
+			// A cap of the server, not an outage: refused plainly (counted
+			// in requests_refused_total by status), not deferred.
+			return j, http.StatusTooManyRequests, "server stream or subscription limit reached"
+		}
 		if err != nil {
 			s.Log.Warn("joining a stream failed", zap.String("sid", c.sid), zap.String("stream", stream), zap.Error(err))
 			return j, http.StatusServiceUnavailable, "broker unavailable"

@@ -437,6 +437,13 @@ func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason stri
 		_ = brw.Writer.Flush()
 	}
 	_ = conn.SetDeadline(time.Time{})
+	if s.Opts.SendBuffer > 0 {
+		// What a client that stops reading pins in the kernel; the rest
+		// waits in the queue, where max_pending bounds it.
+		if tc, ok := conn.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = tc.SetWriteBuffer(s.Opts.SendBuffer)
+		}
+	}
 
 	// On the pinger and the close watch before any writer can see the
 	// connection, so that its end always finds it there.
