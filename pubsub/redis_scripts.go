@@ -131,7 +131,7 @@ return {offset, epoch, ms, 0}
 //	ARGV[6] unused  ARGV[7] now ms ('0': Redis TIME)  ARGV[8] history TTL ms
 //
 // Returns {epoch, top, created, bumped, now ms, entries}. A stream without
-// an epoch is answered {”, 0, 1, ...} and no key is written: the first
+// an epoch is answered with an empty epoch, top 0, created 1, and no key is written: the first
 // publish creates the epoch (the subscription adopts it silently), so names
 // that a client chooses leave nothing in Redis. A position with no epoch and
 // offset 0 (a stream seen before it had one) reads from the current epoch's
