@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,5 +139,72 @@ func TestLiveStreamCap(t *testing.T) {
 	for _, s := range []string{"cap-c", "cap-d"} {
 		d := subscribe(t, "stream="+s)
 		d.Close()
+	}
+}
+
+// kernelQueued is what the kernel still holds unsent on the server's side
+// of conn (the client's end), from /proc/net/tcp.
+func kernelQueued(t *testing.T, conn net.Conn) int64 {
+	t.Helper()
+	// The server listens on a dual-stack socket: its side may be in tcp6.
+	raw, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skip("no /proc/net/tcp")
+	}
+	raw6, _ := os.ReadFile("/proc/net/tcp6")
+	raw = append(raw, raw6...)
+	local := fmt.Sprintf(":%04X", testPort)
+	remote := fmt.Sprintf(":%04X", conn.LocalAddr().(*net.TCPAddr).Port)
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] == "sl" || !strings.HasSuffix(f[1], local) || !strings.HasSuffix(f[2], remote) {
+			continue
+		}
+		tx, _, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseInt(tx, 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return 0
+}
+
+// A client that stops reading pins at most send_buffer of kernel memory
+// (Linux doubles what is set), whatever is published; when it is cut as
+// too_slow, the connection is reset, so the kernel drops the stale backlog
+// at once and the client sees the end now instead of after draining it.
+func TestSlowClientKernelShareAndReset(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		max_pending 2MiB
+		write_timeout 60s
+		send_buffer 64KiB
+		history_limit 10
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	drops := scrape(t, "caddy_anycable_sse_slow_client_drops_total")
+	conn := dialSlow(t)
+	fmt.Fprintf(conn, "GET /events?stream=kernel HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", testPort)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 1)
+	publishBig(t, "kernel", 20, 64<<10) // 1.3 MB: within max_pending
+	peak := int64(0)
+	for i := 0; i < 50; i++ {
+		peak = max(peak, kernelQueued(t, conn))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if peak == 0 || peak > 4*64<<10 {
+		t.Fatalf("the kernel holds %d unsent bytes for one slow client; send_buffer is 64 KiB", peak)
+	}
+	publishBig(t, "kernel", 20, 64<<10) // past max_pending: cut
+	waitMetric(t, "caddy_anycable_sse_slow_client_drops_total", drops+1)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, conn)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the cut connection ended with %v, not a reset", err)
 	}
 }

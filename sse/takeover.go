@@ -169,7 +169,10 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	closing := c.finalQueued
 	cut := c.endReason == protocol.ReasonTooSlow
 	bufs = append(bufs, c.inflight...)
-	c.inflight, c.inflightBytes = nil, 0
+	// What is being written still counts against max_pending, so that a
+	// burst delivered meanwhile is measured with it.
+	c.inflight = nil
+	c.inflightBytes += size
 	c.mu.Unlock()
 
 	bufs = appendChunk(bufs, data, size)
@@ -186,6 +189,11 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	}
 	scratch := bufs
 	rest, err := c.writeRaw(bufs)
+	if err == nil {
+		c.mu.Lock()
+		c.inflightBytes = 0
+		c.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		c.stallSince = time.Time{}
@@ -214,7 +222,14 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 		}
 		c.mu.Lock()
 		c.inflight, c.inflightBytes = kept, n
+		over := !closing && !c.fitsLocked(0)
 		c.mu.Unlock()
+		if over {
+			// A burst outgrew max_pending while the write was stalled.
+			c.metrics.SlowClientDropped()
+			c.abort(protocol.ReasonTooSlow)
+			break
+		}
 		time.AfterFunc(stallRetry, func() { c.writers.schedule(c) })
 	default:
 		c.finish("write_error")
