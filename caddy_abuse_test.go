@@ -1,6 +1,7 @@
 package anycablesse
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -207,4 +208,57 @@ func TestSlowClientKernelShareAndReset(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("the cut connection ended with %v, not a reset", err)
 	}
+}
+
+// A POST whose body trickles in holds a connection: it counts against
+// max_connections_per_ip while it is read, and the read has a deadline
+// (the write timeout), after which it is refused with 400.
+func TestSlowPostBodyIsCountedAndBounded(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		max_connections_per_ip 2
+		write_timeout 3s
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	var slow []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"identifier\":", testPort)
+		slow = append(slow, c)
+	}
+	// Both bodies are being read: a third connection from the address is
+	// one too many. (Retried: the two requests may not be read yet; a
+	// stream that got in is let go before the next try.)
+	time.Sleep(300 * time.Millisecond) // let both requests reach the handler
+	refused := false
+	for i := 0; i < 50 && !refused; i++ {
+		resp, err := http.Get(baseURL() + "/events?stream=post-slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		refused = resp.StatusCode == http.StatusTooManyRequests
+		if !refused {
+			waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if !refused {
+		t.Fatal("two slow POST bodies did not count against max_connections_per_ip 2")
+	}
+	for _, c := range slow {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.Contains(line, " 400 ") {
+			t.Fatalf("slow body: %q %v", line, err)
+		}
+	}
+	a := subscribe(t, "stream=post-slow")
+	a.Close()
 }

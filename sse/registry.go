@@ -86,6 +86,26 @@ func (r *Registry) unindexLocked(c *Conn, ids string) {
 	}
 }
 
+// holdIP counts a request that is not a connection yet (a POST body being
+// read) against its address's limit; releaseIP ends it.
+func (r *Registry) holdIP(ip string, maxPerIP int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if maxPerIP > 0 && r.perIP[ip] >= maxPerIP {
+		return false
+	}
+	r.perIP[ip]++
+	return true
+}
+
+func (r *Registry) releaseIP(ip string) {
+	r.mu.Lock()
+	if r.perIP[ip]--; r.perIP[ip] <= 0 {
+		delete(r.perIP, ip)
+	}
+	r.mu.Unlock()
+}
+
 func (r *Registry) remove(c *Conn) {
 	r.mu.Lock()
 	if _, ok := r.conns[c]; ok {

@@ -162,7 +162,20 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 
+	if r.Method == http.MethodPost {
+		// A body still being read holds a connection like a stream does:
+		// it counts against max_connections_per_ip, and it has a deadline.
+		if !s.Registry.holdIP(info.RemoteAddr, s.Opts.MaxConnsPerIP) {
+			s.refuse(w, r, http.StatusTooManyRequests, errTooManyPerIP.Error(), "")
+			return
+		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout()))
+	}
 	req, err := s.parseRequest(r)
+	if r.Method == http.MethodPost {
+		s.Registry.releaseIP(info.RemoteAddr)
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var re *requestError
 		if errors.As(err, &re) {
@@ -253,10 +266,36 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			return
 		case headerSent:
 			closeReason = s.stream(w, r, sess.conn, true)
+			abortIfCut(closeReason)
 			return
 		}
 	}
 	closeReason = s.stream(w, r, sess.conn, false)
+	abortIfCut(closeReason)
+}
+
+// reasonWriteError ends a stream whose write failed or timed out.
+const reasonWriteError = "write_error"
+
+// abortIfCut resets a stream cut for slowness instead of ending it: over
+// HTTP/2 and HTTP/3 the stream is reset (RST_STREAM) and its unsent data
+// dropped while the connection's other streams go on; over HTTP/1.1 the
+// connection is closed. The client sees the end now, not after the stale
+// backlog, and resumes from its last complete event. net/http (and Caddy)
+// treat http.ErrAbortHandler as this request, not as a crash; the session
+// has ended by then (the deferred finish runs first).
+func abortIfCut(reason string) {
+	if reason == protocol.ReasonTooSlow || reason == reasonWriteError {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// bodyTimeout bounds the reading of a POST body: the write timeout, or 10 s.
+func (s *Server) bodyTimeout() time.Duration {
+	if s.Opts.WriteTimeout > 0 {
+		return s.Opts.WriteTimeout
+	}
+	return 10 * time.Second
 }
 
 // retryAfterOutage is the reconnect hint (ms) for clients turned away while
@@ -385,8 +424,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 	// The first round writes the backlog.
 	c.wake()
 	if err := rc.Flush(); err != nil {
-		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
-		return "flush_unsupported"
+		if errors.Is(err, http.ErrNotSupported) {
+			s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
+			return "flush_unsupported"
+		}
+		// The client left while its header and backlog were written.
+		if ce := s.Log.Check(zapcore.DebugLevel, "client gone"); ce != nil {
+			ce.Write(zap.String("sid", c.sid), zap.Error(err))
+		}
+		return "client_gone"
 	}
 	if s.Opts.WriteTimeout > 0 {
 		_ = rc.SetWriteDeadline(time.Time{})
@@ -437,16 +483,22 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 			ok := write(b)
 			c.giveBack(b)
 			if !ok {
-				return "write_error"
+				return reasonWriteError
 			}
 		case <-ping:
 			c.enqueue(c.pingFrame(time.Now()))
 			pingTimer.Reset(s.Opts.PingInterval)
 		case <-c.done:
-			write(c.finalBytes())
 			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.endReason
+			reason := c.endReason
+			c.mu.Unlock()
+			if reason == protocol.ReasonTooSlow {
+				// Cut: nothing more is written to a client that does not
+				// read; the caller resets the stream.
+				return reason
+			}
+			write(c.finalBytes())
+			return reason
 		case <-r.Context().Done():
 			return "client_gone"
 		}
