@@ -20,6 +20,8 @@ type Registry struct {
 	byIDs map[string]map[*Conn]struct{}
 	// closing is set once the process exits: new connections are refused.
 	closing bool
+	// empty, when set, is closed once the last connection is removed.
+	empty chan struct{}
 }
 
 // NewRegistry returns an empty registry.
@@ -111,6 +113,10 @@ func (r *Registry) remove(c *Conn) {
 	if _, ok := r.conns[c]; ok {
 		delete(r.conns, c)
 		r.unindexLocked(c, c.Identifiers())
+		if len(r.conns) == 0 && r.empty != nil {
+			close(r.empty)
+			r.empty = nil
+		}
 		if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
 			delete(r.perIP, c.ip)
 		}
@@ -146,9 +152,24 @@ func (r *Registry) Shutdown(wait time.Duration) {
 	for _, c := range r.snapshot() {
 		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true})
 	}
-	deadline := time.Now().Add(wait)
-	for r.Len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if wait <= 0 {
+		return
+	}
+	// Woken by the last remove, not polled.
+	r.mu.Lock()
+	if len(r.conns) > 0 && r.empty == nil {
+		r.empty = make(chan struct{})
+	}
+	empty := r.empty
+	r.mu.Unlock()
+	if empty == nil {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-empty:
+	case <-t.C:
 	}
 }
 

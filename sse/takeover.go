@@ -50,6 +50,12 @@ func NewWriters(n int) *Writers {
 	return w
 }
 
+// SetLogger makes the pool log on l (the close watch's failures).
+func (w *Writers) SetLogger(l *zap.Logger) { w.watch.setLogger(l) }
+
+// WatchFailures is how many times the close watch failed and was recreated.
+func (w *Writers) WatchFailures() int64 { return w.watch.failureCount() }
+
 // Close stops the writers, pingers and close watch, and closes every
 // taken-over connection still open (the process is going away, or the
 // engine was replaced and its connections were already told to leave).
@@ -346,6 +352,7 @@ func (c *Conn) peerClosed() bool {
 // pinger pings every taken-over connection with one interval from one
 // goroutine and one timer, and notices clients that went away.
 type pinger struct {
+	w        *Writers
 	interval time.Duration
 	stop     chan struct{}
 	mu       sync.Mutex
@@ -356,13 +363,13 @@ type pinger struct {
 // (nil when the pool is closed).
 func (w *Writers) addPing(c *Conn, interval time.Duration) *pinger {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	p := w.pingers[interval]
 	if p == nil && !w.closed {
-		p = &pinger{interval: interval, stop: make(chan struct{}), conns: make(map[*Conn]struct{})}
+		p = &pinger{w: w, interval: interval, stop: make(chan struct{}), conns: make(map[*Conn]struct{})}
 		w.pingers[interval] = p
 		go p.run(w)
 	}
-	w.mu.Unlock()
 	if p != nil {
 		p.mu.Lock()
 		p.conns[c] = struct{}{}
@@ -371,10 +378,29 @@ func (w *Writers) addPing(c *Conn, interval time.Duration) *pinger {
 	return p
 }
 
+// remove takes a connection off its pinger; the last one retires the
+// pinger (its goroutine and timer), so that reloads with changing
+// ping_interval values do not pile pingers up. Adding and retiring both
+// run under the pool's lock, so no connection joins a retired pinger.
 func (p *pinger) remove(c *Conn) {
+	w := p.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	p.mu.Lock()
 	delete(p.conns, c)
+	empty := len(p.conns) == 0
 	p.mu.Unlock()
+	if empty && !w.closed && w.pingers[p.interval] == p {
+		delete(w.pingers, p.interval)
+		close(p.stop)
+	}
+}
+
+// pingerCount is the number of live pingers.
+func (w *Writers) pingerCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pingers)
 }
 
 func (p *pinger) run(w *Writers) {
