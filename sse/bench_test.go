@@ -38,7 +38,10 @@ func BenchmarkFanoutToConnections(b *testing.B) {
 			conns := make([]*Conn, n)
 			for i := range conns {
 				c := newConn(fmt.Sprint(i), "127.0.0.1", noMetrics{}, ModeGET, false, 0)
+				// Both queue arrays up front, as after a connection's
+				// first rounds (take and giveBack alternate them).
 				c.queue = make([][]byte, 0, 64)
+				c.spare = make([][]byte, 0, 64)
 				conns[i] = c
 				s, _, err := hub.Join(context.Background(), c, "id", "bench", pubsub.HistoryRequest{})
 				if err != nil {
