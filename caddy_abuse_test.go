@@ -262,3 +262,54 @@ func TestSlowPostBodyIsCountedAndBounded(t *testing.T) {
 	a := subscribe(t, "stream=post-slow")
 	a.Close()
 }
+
+// Over HTTP/2 a stream cut for slowness is reset (RST_STREAM), not ended
+// after its stale backlog, and the other streams of the connection go on.
+func TestHTTP2SlowStreamIsReset(t *testing.T) {
+	loadCaddyWithGlobal(t, `servers {
+		protocols h1 h2c
+	}`, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		max_pending 256KiB
+		write_timeout 2s
+		history_limit 10
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protos}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	slow, err := client.Get(baseURL() + "/events?stream=h2slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Body.Close()
+	fastResp, err := client.Get(baseURL() + "/events?stream=h2fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.ProtoMajor != 2 || fastResp.ProtoMajor != 2 {
+		t.Fatalf("protos %s %s", slow.Proto, fastResp.Proto)
+	}
+	fast := &sseClient{t: t, resp: fastResp, cancel: func() {}, events: make(chan event, 100), done: make(chan struct{})}
+	go fast.read()
+	defer fastResp.Body.Close()
+	fast.mustNext()
+	fast.mustNext()
+	// More than the client's stream window (4 MiB in Go's transport) and
+	// max_pending: the unread stream is cut.
+	publishBig(t, "h2slow", 100, 64<<10)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 1)
+	_, err = io.Copy(io.Discard, slow.Body)
+	if err == nil || !strings.Contains(err.Error(), "stream error") {
+		t.Fatalf("the cut stream ended with %v, not a stream reset", err)
+	}
+	mustBroadcast(t, testKey, `{"stream":"h2fast","data":"still here"}`)
+	if ev := fast.mustNext(); ev.Data != "still here" {
+		t.Fatalf("the other stream of the connection: %+v", ev)
+	}
+}
