@@ -134,6 +134,9 @@ func TestLiveStreamCap(t *testing.T) {
 		t.Fatalf("third stream: %d %q", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
 	}
 	c.Close()
+	if n := scrape(t, "caddy_anycable_sse_hub_limit_refusals_total"); n < 1 {
+		t.Fatalf("hub_limit_refusals_total = %v", n)
+	}
 	a.Close()
 	b.Close()
 	waitMetric(t, "caddy_anycable_sse_connections_open", 0)

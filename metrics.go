@@ -32,6 +32,7 @@ type promMetrics struct {
 	rpcErrors     *prometheus.CounterVec
 	brokerErrors  *prometheus.CounterVec
 	redisStats    prometheus.Collector
+	bounds        prometheus.Collector
 }
 
 func initMetrics() *promMetrics {
@@ -66,6 +67,7 @@ func initMetrics() *promMetrics {
 				resyncs: prometheus.NewDesc(ns+"_"+sub+"_redis_resyncs_total", "Bus partitions resynchronised from history.", nil, nil),
 				regress: prometheus.NewDesc(ns+"_"+sub+"_redis_regressions_total", "Epochs replaced because Redis lost writes.", nil, nil),
 			},
+			bounds: newBoundsCollector(ns, sub),
 		}
 	})
 	return metrics
@@ -73,7 +75,7 @@ func initMetrics() *promMetrics {
 
 func (m *promMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.connections, m.connTotal, m.refused, m.subscriptions, m.broadcasts,
-		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.redisStats}
+		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.redisStats, m.bounds}
 }
 
 // register adds the collectors to a config's registry; a second handler in
