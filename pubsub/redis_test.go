@@ -98,7 +98,7 @@ func TestRedisSetLimits(t *testing.T) {
 	testSetLimits(t, newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: 100, HistoryTTL: time.Hour}, clk), clk)
 }
 
-func TestRedisUnknownStreamEpochIsStable(t *testing.T) {
+func TestRedisUnknownStreamCreatesNothing(t *testing.T) {
 	srv := startRedis(t)
 	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
 	for i := 0; i < 100; i++ {

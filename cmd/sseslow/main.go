@@ -39,6 +39,7 @@ import (
 type options struct {
 	mode, url, key, stream, metrics string
 	pid, clients, conns, slow       int
+	ids, requests                   int
 	mb, payload                     int
 	rate                            float64
 	duration, interval              time.Duration
@@ -46,7 +47,9 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "probe", "probe or soak")
+	flag.StringVar(&o.mode, "mode", "probe", "probe, soak, replay (one POST of -ids identifiers each asking for the whole history) or names (-requests POSTs of 100 new names each)")
+	flag.IntVar(&o.ids, "ids", 100, "replay: identifiers in the POST")
+	flag.IntVar(&o.requests, "requests", 3000, "names: POST requests")
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server base URL (loopback only)")
 	flag.StringVar(&o.key, "key", "", "broadcast key")
 	flag.StringVar(&o.stream, "stream", "slowprobe", "stream name")
@@ -71,6 +74,10 @@ func main() {
 		err = probe(o, u)
 	case "soak":
 		err = soak(o, u)
+	case "replay":
+		err = replayProbe(o, u)
+	case "names":
+		err = namesProbe(o, u)
 	default:
 		err = fmt.Errorf("unknown -mode %q", o.mode)
 	}
@@ -119,9 +126,11 @@ func dial(u *url.URL, stream string, rcvbuf int) (net.Conn, error) {
 	return c, nil
 }
 
-// publish sends n messages of size bytes to stream in batches of 16.
+// publish sends n messages of size bytes to stream in batches of 16 (fewer
+// for big messages: the broadcast body is bounded).
 func publish(o options, u *url.URL, stream string, n, size int) error {
 	data := strings.Repeat("x", size)
+	batch := min(16, max(1, (512<<10)/max(size, 1)))
 	var parts []string
 	flush := func() error {
 		if len(parts) == 0 {
@@ -145,7 +154,7 @@ func publish(o options, u *url.URL, stream string, n, size int) error {
 	}
 	for i := 0; i < n; i++ {
 		parts = append(parts, fmt.Sprintf(`{"stream":%q,"data":"%d %s"}`, stream, i, data))
-		if len(parts) == 16 {
+		if len(parts) == batch {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -359,4 +368,120 @@ func soak(o options, u *url.URL) error {
 			return nil
 		}
 	}
+}
+
+// cpuTicks is the process's user+system CPU time in clock ticks.
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// peakRSS samples the RSS every 20 ms until stop is closed.
+func peakRSS(pid int, stop <-chan struct{}) *atomic.Int64 {
+	var peak atomic.Int64
+	peak.Store(rssKB(pid))
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if r := rssKB(pid); r > peak.Load() {
+					peak.Store(r)
+				}
+			}
+		}
+	}()
+	return &peak
+}
+
+// replayProbe: the stream holds 100 messages of -payload bytes; one
+// anonymous POST names -ids distinct identifiers of it, each with
+// "history":{"since":1}, from a client that never reads.
+func replayProbe(o options, u *url.URL) error {
+	if err := publish(o, u, o.stream, 100, o.payload); err != nil {
+		return err
+	}
+	var lines []string
+	for i := 0; i < o.ids; i++ {
+		id := fmt.Sprintf(`{\"channel\":\"$pubsub\",\"stream_name\":\"%s\",\"n\":%d}`, o.stream, i)
+		lines = append(lines, `{"identifier":"`+id+`","history":{"since":1}}`)
+	}
+	body := strings.Join(lines, "\n")
+	time.Sleep(time.Second)
+	base, cpu0 := rssKB(o.pid), cpuTicks(o.pid)
+	stop := make(chan struct{})
+	peak := peakRSS(o.pid, stop)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		_ = rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return serr
+	}}
+	c, err := d.Dial("tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "POST /events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", u.Host, len(body), body)
+	time.Sleep(5 * time.Second)
+	c.Close()
+	time.Sleep(10 * time.Second)
+	close(stop)
+	fmt.Printf("replay: %d identifiers x 100 messages of %d B, client never reads\n", o.ids, o.payload)
+	fmt.Printf("peak RSS growth %.1f MB (base %.1f MB); 10 s after the client left %+.1f MB; server CPU %.2f s\n",
+		float64(peak.Load()-base)/1024, float64(base)/1024, float64(rssKB(o.pid)-base)/1024, float64(cpuTicks(o.pid)-cpu0)/100)
+	return nil
+}
+
+// namesProbe: -requests POSTs, each of 100 new 550-byte names, connecting
+// and closing at once.
+func namesProbe(o options, u *url.URL) error {
+	time.Sleep(time.Second)
+	base := rssKB(o.pid)
+	stop := make(chan struct{})
+	peak := peakRSS(o.pid, stop)
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for r := 0; r < o.requests; r++ {
+		var lines []string
+		for i := 0; i < 100; i++ {
+			name := fmt.Sprintf("%s-%d-%d-", o.stream, r, i)
+			name += strings.Repeat("n", 550-len(name))
+			lines = append(lines, fmt.Sprintf(`{"identifier":"{\"channel\":\"$pubsub\",\"stream_name\":\"%s\"}"}`, name))
+		}
+		body := strings.Join(lines, "\n")
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "POST /events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", u.Host, len(body), body)
+			// Read the status line, so that the subscriptions exist, then leave.
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _ = bufio.NewReader(c).ReadString('\n')
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	time.Sleep(10 * time.Second)
+	close(stop)
+	fmt.Printf("names: %d POSTs of 100 new 550-byte names in %v\n", o.requests, took.Round(time.Millisecond))
+	fmt.Printf("peak RSS growth %.1f MB (base %.1f MB); 10 s after %+.1f MB\n",
+		float64(peak.Load()-base)/1024, float64(base)/1024, float64(rssKB(o.pid)-base)/1024)
+	return nil
 }
