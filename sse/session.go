@@ -149,6 +149,9 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 	for _, j := range joined {
 		ss.writeHistory(j)
 	}
+	// The queue holds the frames it needs; the session must not keep the
+	// replayed deliveries (and every form built on them) for its lifetime.
+	ss.replayed = nil
 	for _, j := range joined {
 		for _, sub := range j.subs {
 			sub.Release()
