@@ -2,10 +2,13 @@ package sse
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 // Registry tracks open connections so that the process can end them on exit
@@ -22,6 +25,32 @@ type Registry struct {
 	closing bool
 	// empty, when set, is closed once the last connection is removed.
 	empty chan struct{}
+	// replays maps a stored message to the Delivery that replays are
+	// framing it on, held weakly: it lives as long as a handshake uses it.
+	replays sync.Map // replayKey -> weak.Pointer[pubsub.Delivery]
+}
+
+// replayKey names one stored message of the broker.
+type replayKey struct {
+	stream, epoch string
+	offset        uint64
+}
+
+// replayDelivery returns the Delivery that replays of m share, making one
+// if no handshake holds it now. An entry is removed when its Delivery is
+// collected.
+func (r *Registry) replayDelivery(stream string, m *pubsub.Message) *pubsub.Delivery {
+	k := replayKey{stream: stream, epoch: m.Epoch, offset: m.Offset}
+	if v, ok := r.replays.Load(k); ok {
+		if d := v.(weak.Pointer[pubsub.Delivery]).Value(); d != nil {
+			return d
+		}
+	}
+	d := &pubsub.Delivery{Msg: *m}
+	wp := weak.Make(d)
+	r.replays.Store(k, wp)
+	runtime.AddCleanup(d, func(k replayKey) { r.replays.CompareAndDelete(k, wp) }, k)
+	return d
 }
 
 // NewRegistry returns an empty registry.

@@ -46,16 +46,10 @@ type session struct {
 	// cut: a snapshot was trimmed to fit; ended: the replay stopped there
 	// and the connection is ending. replayedAny: some history is queued.
 	cut, ended, replayedAny bool
-	// replayed shares one Delivery per stored message among the
-	// subscriptions of this connection that replay it, so that each frame
-	// form is built once.
-	replayed map[replayKey]*pubsub.Delivery
-}
-
-// replayKey names one stored message.
-type replayKey struct {
-	stream, epoch string
-	offset        uint64
+	// replayed holds the deliveries this handshake replays, so that the
+	// registry's weak cache keeps them (and their frames) for the
+	// subscriptions and the concurrent handshakes that replay them too.
+	replayed []*pubsub.Delivery
 }
 
 // resolved is one confirmed subscription and its streams.
@@ -300,22 +294,16 @@ func (ss *session) endReplay(stream string) {
 	ss.conn.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true})
 }
 
-// deliveries wraps stored messages for replay, sharing each one among the
-// subscriptions of the connection that replay the same message.
+// deliveries wraps stored messages for replay through the registry's
+// cache, so that the frames of one stored message are built once for every
+// handshake replaying it at the same time (a crowd resuming after a
+// restart), not once per connection.
 func (ss *session) deliveries(stream string, msgs []pubsub.Message) []*pubsub.Delivery {
 	out := make([]*pubsub.Delivery, len(msgs))
 	for i := range msgs {
-		k := replayKey{stream: stream, epoch: msgs[i].Epoch, offset: msgs[i].Offset}
-		d := ss.replayed[k]
-		if d == nil {
-			d = &pubsub.Delivery{Msg: msgs[i]}
-			if ss.replayed == nil {
-				ss.replayed = make(map[replayKey]*pubsub.Delivery)
-			}
-			ss.replayed[k] = d
-		}
-		out[i] = d
+		out[i] = ss.srv.Registry.replayDelivery(stream, &msgs[i])
 	}
+	ss.replayed = append(ss.replayed, out...)
 	return out
 }
 
