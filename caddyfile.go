@@ -77,6 +77,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_identifier_length <size>          # default 4KiB
 //	    max_streams_per_connection <n>        # default 100
 //	    max_connections_per_ip <n>            # default: no limit; per TCP peer unless trusted_proxies_strict
+//	    max_live_streams      <n>             # default: no limit
+//	    max_subscriptions     <n>             # default: no limit
+//	    send_buffer           <size>          # default 256KiB
 //	    stream_close_delay    <duration>      # on reload; default 0: streams outlive reloads
 //	    http1_takeover        [on|off]        # default on
 //	}
@@ -231,6 +234,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = intArg(d, &h.MaxStreamsPerConnection, 1)
 		case "max_connections_per_ip":
 			err = intArg(d, &h.MaxConnectionsPerIP, 1)
+		case "max_live_streams":
+			err = intArg(d, &h.MaxLiveStreams, 1)
+		case "max_subscriptions":
+			err = intArg(d, &h.MaxSubscriptions, 1)
+		case "send_buffer":
+			err = sizeArg(d, &h.SendBuffer)
 		case "http1_takeover":
 			var on bool
 			if err = flag(d, &on); err == nil {

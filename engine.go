@@ -37,9 +37,11 @@ type engine struct {
 }
 
 // Destruct implements caddy.Destructor: the last handler using the engine
-// is gone.
+// is gone. Its connections are told to leave (and resume on the new
+// config); the reload does not wait for them: the writers, stopped later,
+// send what they can meanwhile. Only process exit waits (hookShutdown).
 func (e *engine) Destruct() error {
-	e.registry.Shutdown(shutdownWait)
+	e.registry.Shutdown(0)
 	err := e.hub.Close()
 	// Let the writers send the final disconnects before stopping them.
 	time.AfterFunc(2*time.Second, e.writers.Close)
@@ -102,7 +104,9 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb, metrics: initMetrics()}, nil
+			e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb, metrics: initMetrics()}
+			e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
+			return e, nil
 		case "file":
 			return newFileEngine(h.Broker, limit, ttl)
 		case "redis":
@@ -120,6 +124,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 				return nil, err
 			}
 			e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb, metrics: initMetrics()}
+			e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
 			rb.OnCommand(e.runCommand)
 			return e, nil
 		default:
@@ -151,6 +156,7 @@ func (h *Handler) applyLimits() {
 		// to the store.
 		f.Activate()
 	}
+	h.engine.hub.SetLimits(h.MaxLiveStreams, h.MaxSubscriptions)
 }
 
 // command carries out a remote command (AnyCable's disconnect) from a

@@ -75,5 +75,7 @@ func newFileEngine(b *BrokerConfig, limit int, ttl time.Duration) (*engine, erro
 		fb.Close()
 		return nil, err
 	}
-	return &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), file: fb, metrics: initMetrics()}, nil
+	e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), file: fb, metrics: initMetrics()}
+	e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
+	return e, nil
 }

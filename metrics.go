@@ -34,6 +34,7 @@ type promMetrics struct {
 	deferred      *prometheus.CounterVec
 	rpcWaiting    prometheus.Collector
 	redisStats    prometheus.Collector
+	bounds        prometheus.Collector
 }
 
 // rpcClients are the RPC clients of the live configs; rpc_calls_waiting
@@ -85,6 +86,7 @@ func initMetrics() *promMetrics {
 				resyncs: prometheus.NewDesc(ns+"_"+sub+"_redis_resyncs_total", "Bus partitions resynchronised from history.", nil, nil),
 				regress: prometheus.NewDesc(ns+"_"+sub+"_redis_regressions_total", "Epochs replaced because Redis lost writes.", nil, nil),
 			},
+			bounds: newBoundsCollector(ns, sub),
 		}
 	})
 	return metrics
@@ -92,7 +94,7 @@ func initMetrics() *promMetrics {
 
 func (m *promMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.connections, m.connTotal, m.refused, m.subscriptions, m.broadcasts,
-		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.deferred, m.rpcWaiting, m.redisStats}
+		m.delivered, m.slowDrops, m.history, m.rpcDuration, m.rpcErrors, m.brokerErrors, m.deferred, m.rpcWaiting, m.redisStats, m.bounds}
 }
 
 // register adds the collectors to a config's registry; a second handler in

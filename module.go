@@ -179,6 +179,17 @@ type Handler struct {
 	// forwarded address the client can write itself is not counted).
 	// Default: no limit.
 	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
+	// MaxLiveStreams caps the streams with at least one subscriber on this
+	// server (every config sharing the broker), and MaxSubscriptions the
+	// subscriptions: a connection that would pass either is refused with
+	// 429 (counted in requests_refused_total). Default: no cap.
+	MaxLiveStreams   int `json:"max_live_streams,omitempty"`
+	MaxSubscriptions int `json:"max_subscriptions,omitempty"`
+	// SendBuffer caps the kernel send buffer of a streaming socket taken
+	// over from net/http, so that a client that stops reading pins at most
+	// this much kernel memory (Linux doubles the value set). Default:
+	// 256 KiB.
+	SendBuffer int64 `json:"send_buffer,omitempty"`
 
 	// HTTP1Takeover takes HTTP/1.1 streams over from net/http once their
 	// header is out and writes them from a shared pool, which makes an idle
@@ -362,6 +373,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			MaxURL:         h.MaxURLLength,
 			MaxStreams:     h.MaxStreamsPerConnection,
 			MaxConnsPerIP:  h.MaxConnectionsPerIP,
+			SendBuffer:     int(h.SendBuffer),
 			Origins:        origins,
 			EnforceOrigins: h.EnforceOrigins,
 			Version:        Version,
@@ -438,6 +450,9 @@ func (h *Handler) applyDefaults() {
 	}
 	if h.MaxStreamsPerConnection == 0 {
 		h.MaxStreamsPerConnection = 100
+	}
+	if h.SendBuffer == 0 {
+		h.SendBuffer = 256 << 10
 	}
 	if h.JWTParam == "" {
 		h.JWTParam = "jid"
@@ -561,6 +576,7 @@ func (h *Handler) check() error {
 		"max_streams_per_connection": int64(h.MaxStreamsPerConnection), "max_connections_per_ip": int64(h.MaxConnectionsPerIP),
 		"history_ttl": int64(h.HistoryTTL), "rpc_timeout": int64(h.RPCTimeout), "write_timeout": int64(h.WriteTimeout),
 		"stream_close_delay": int64(h.StreamCloseDelay), "leeway": int64(h.Leeway),
+		"max_live_streams": int64(h.MaxLiveStreams), "max_subscriptions": int64(h.MaxSubscriptions), "send_buffer": h.SendBuffer,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative", name)

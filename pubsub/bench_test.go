@@ -100,3 +100,26 @@ func BenchmarkHistoryRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDeliveryManyIdentifiers: one message framed for a POST
+// connection with N identifiers on one stream (N forms of one Delivery).
+// The cost per lookup must not grow with N.
+func BenchmarkDeliveryManyIdentifiers(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("ids=%d", n), func(b *testing.B) {
+			keys := make([]FrameKey, n)
+			for i := range keys {
+				keys[i] = FrameKey{Form: 1, Identifier: fmt.Sprintf(`{"channel":"$pubsub","stream_name":"s","n":%d}`, i)}
+			}
+			frame := []byte("data: x\n\n")
+			b.ReportAllocs()
+			for b.Loop() {
+				d := &Delivery{}
+				for _, k := range keys {
+					d.Frame(k, func(*Message) []byte { return frame })
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/lookup")
+		})
+	}
+}

@@ -38,7 +38,10 @@ type Delivery struct {
 	n      atomic.Int32
 	mu     sync.Mutex // serialises builders
 	inline [inlineFrames]frame
-	more   []frame // guarded by mu; rarely used
+	// more holds the forms past the inline ones, by key: a POST connection
+	// chooses its identifiers, and each is a form, so a scan would cost
+	// O(identifiers) per lookup.
+	more map[FrameKey][]byte // guarded by mu
 }
 
 // Frame returns the bytes cached under key, building them with build on
@@ -61,17 +64,18 @@ func (d *Delivery) Frame(key FrameKey, build func(m *Message) []byte) []byte {
 			return d.inline[i].bytes
 		}
 	}
-	for i := range d.more {
-		if d.more[i].key == key {
-			return d.more[i].bytes
-		}
+	if b, ok := d.more[key]; ok {
+		return b
 	}
 	b := build(&d.Msg)
 	if n2 < inlineFrames {
 		d.inline[n2] = frame{key: key, bytes: b}
 		d.n.Store(int32(n2 + 1)) // publishes the entry to lock-free readers
 	} else {
-		d.more = append(d.more, frame{key: key, bytes: b})
+		if d.more == nil {
+			d.more = make(map[FrameKey][]byte)
+		}
+		d.more[key] = b
 	}
 	return b
 }

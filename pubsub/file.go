@@ -280,14 +280,19 @@ func (b *FileBroker) shard(stream string) *fileShard {
 }
 
 // lockStream returns the live stream, locked and loaded, creating it with
-// a new epoch if needed, and reports whether this call created it.
-func (b *FileBroker) lockStream(name string) (*fileStream, bool, error) {
+// a new epoch if needed (and create is set: only a publish creates), and
+// reports whether this call created it. Without create, a stream that does
+// not exist is nil.
+func (b *FileBroker) lockStream(name string, create bool) (*fileStream, bool, error) {
 	for {
 		sh := b.shard(name)
 		sh.mu.RLock()
 		st := sh.streams[name]
 		sh.mu.RUnlock()
 		created := false
+		if st == nil && !create {
+			return nil, false, nil
+		}
 		if st == nil {
 			sh.mu.Lock()
 			if st = sh.streams[name]; st == nil {
@@ -327,7 +332,7 @@ func (b *FileBroker) Publish(ctx context.Context, p Publication) (Message, error
 	}
 	b.active.Store(true)
 	limit, ttl := b.limits()
-	st, _, err := b.lockStream(p.Stream)
+	st, _, err := b.lockStream(p.Stream, true)
 	if err != nil {
 		return Message{}, err
 	}
@@ -409,9 +414,14 @@ func (b *FileBroker) Snapshot(ctx context.Context, stream string, req HistoryReq
 	}
 	b.active.Store(true)
 	limit, ttl := b.limits()
-	st, created, err := b.lockStream(stream)
+	// Reading creates nothing (as in the memory broker): a name a client
+	// chooses costs nothing, on disk or in memory, once it leaves.
+	st, _, err := b.lockStream(stream, false)
 	if err != nil {
 		return Snapshot{}, err
+	}
+	if st == nil {
+		return absentSnapshot(req), nil
 	}
 	defer st.mu.Unlock()
 	now := b.now()
@@ -419,7 +429,7 @@ func (b *FileBroker) Snapshot(ctx context.Context, stream string, req HistoryReq
 	st.expire(now.UnixMilli(), ttl)
 	st.fit(limit)
 	b.trimDisk(st)
-	return st.snapshot(req, created), nil
+	return st.snapshot(req, false), nil
 }
 
 // unavailable wraps a store error as ErrUnavailable, naming the store.

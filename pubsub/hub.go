@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -30,7 +31,16 @@ type HubOptions struct {
 	// between Join and Release. Overflow resets the subscription with
 	// ResetJoinOverflow. 0 or negative means DefaultJoinBufferLimit.
 	JoinBufferLimit int
+	// MaxStreams caps the streams with at least one subscription, and
+	// MaxSubscriptions the subscriptions, on this hub; a Join past either
+	// fails with ErrHubFull. 0 or negative: no cap.
+	MaxStreams       int
+	MaxSubscriptions int
 }
+
+// ErrHubFull is returned by Join when the hub's cap on streams or
+// subscriptions is reached.
+var ErrHubFull = errors.New("pubsub: stream or subscription limit reached")
 
 // StreamWatcher is an optional Broker extension. The hub calls Watch when a
 // subscription to a stream is about to take its snapshot and Unwatch once
@@ -68,6 +78,9 @@ type Hub struct {
 	b         Broker
 	watcher   StreamWatcher
 	joinLimit int
+	maxStream atomic.Int64
+	maxSub    atomic.Int64
+	full      atomic.Int64 // joins refused with ErrHubFull
 
 	startOnce sync.Once
 	startErr  error
@@ -80,6 +93,7 @@ type Hub struct {
 // NewHub returns a hub over b. Call Start before publishing.
 func NewHub(b Broker, opts HubOptions) *Hub {
 	h := &Hub{b: b, joinLimit: opts.JoinBufferLimit}
+	h.SetLimits(opts.MaxStreams, opts.MaxSubscriptions)
 	if h.joinLimit <= 0 {
 		h.joinLimit = DefaultJoinBufferLimit
 	}
@@ -113,6 +127,16 @@ func (h *Hub) Streams() int { return int(h.nstream.Load()) }
 
 // Subscriptions is the number of registered subscriptions (joining or live).
 func (h *Hub) Subscriptions() int { return int(h.nsub.Load()) }
+
+// Refused is the number of joins refused with ErrHubFull.
+func (h *Hub) Refused() int64 { return h.full.Load() }
+
+// SetLimits changes the caps of HubOptions.MaxStreams and MaxSubscriptions
+// (on reload); streams and subscriptions beyond new caps stay.
+func (h *Hub) SetLimits(maxStreams, maxSubscriptions int) {
+	h.maxStream.Store(int64(maxStreams))
+	h.maxSub.Store(int64(maxSubscriptions))
+}
 
 func (h *Hub) shard(stream string) *hubShard {
 	return &h.shards[strHash(stream)%hubShards]
@@ -152,7 +176,12 @@ func (h *Hub) Join(ctx context.Context, sub Subscriber, identifier, stream strin
 	if h.watcher != nil {
 		h.watcher.Watch(stream)
 	}
-	h.register(s)
+	if err := h.register(s); err != nil {
+		if h.watcher != nil {
+			h.watcher.Unwatch(stream)
+		}
+		return nil, Snapshot{}, err
+	}
 	snap, err := h.b.Snapshot(ctx, stream, req)
 	if err != nil {
 		h.Leave(s)
@@ -185,10 +214,18 @@ func (h *Hub) Leave(s *Subscription) {
 	}
 }
 
-func (h *Hub) register(s *Subscription) {
+func (h *Hub) register(s *Subscription) error {
+	maxStream, maxSub := h.maxStream.Load(), h.maxSub.Load()
 	sh := h.shard(s.Stream)
 	sh.mu.Lock()
 	hs := sh.streams[s.Stream]
+	// The counts are read across shards without their locks: concurrent
+	// joins may pass a cap by a few, never by an amount a client chooses.
+	if (maxSub > 0 && h.nsub.Load() >= maxSub) || (hs == nil && maxStream > 0 && h.nstream.Load() >= maxStream) {
+		sh.mu.Unlock()
+		h.full.Add(1)
+		return ErrHubFull
+	}
 	if hs == nil {
 		hs = &hubStream{}
 		sh.streams[s.Stream] = hs
@@ -201,6 +238,7 @@ func (h *Hub) register(s *Subscription) {
 	s.listed = true
 	sh.mu.Unlock()
 	h.nsub.Add(1)
+	return nil
 }
 
 func (h *Hub) unregister(s *Subscription) {

@@ -496,8 +496,12 @@ func TestHubWatchesMemoryStreams(t *testing.T) {
 	mb := NewMemoryBroker(MemoryOptions{HistoryTTL: time.Second, Now: clk.Now})
 	h := newMemoryHub(t, mb, HubOptions{})
 	r := &recSub{}
+	first := pub(t, h, Publication{Stream: "quiet"})
 	s, snap := join(t, h, r, "quiet", HistoryRequest{})
 	s.Release()
+	if snap.Top.Epoch != first.Epoch {
+		t.Fatalf("snapshot epoch %q, published in %q", snap.Top.Epoch, first.Epoch)
+	}
 	clk.Add(24 * time.Hour)
 	mb.sweep()
 	m := pub(t, h, Publication{Stream: "quiet"})
@@ -584,6 +588,11 @@ func (r *randSub) Deliver(s *Subscription, d *Delivery) {
 		r.transient++
 		return
 	}
+	if r.epoch[m.Stream] == "" {
+		// Joined before the stream had an epoch: the first message brings
+		// it (a client learns it from the message's id).
+		r.epoch[m.Stream] = m.Epoch
+	}
 	if m.Epoch != r.epoch[m.Stream] {
 		r.t.Errorf("%s: message of epoch %q on %s, want %q", r.sid, m.Epoch, m.Stream, r.epoch[m.Stream])
 	}
@@ -637,6 +646,9 @@ func (r *randSub) session(h *Hub, stream string, live func()) {
 		r.t.Errorf("%s: resume %+v on %s: %v %q", r.sid, pos, stream, snap.Status, snap.Reason)
 	}
 	for _, m := range snap.Messages {
+		if r.epoch[stream] == "" {
+			r.epoch[stream] = m.Epoch // resumed from before the stream had one
+		}
 		r.rec[stream] = append(r.rec[stream], m.Offset)
 	}
 	r.history += len(snap.Messages)

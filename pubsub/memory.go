@@ -56,8 +56,9 @@ type MemoryOptions struct {
 //
 // Each stream instance has its own epoch (8 random characters from
 // [A-Za-z0-9]), created with the stream. A stream is created by its first
-// publish or by a snapshot (so that a subscriber of an empty stream gets the
-// epoch that the first publish will use). A stream that is empty, idle for
+// publish only: a snapshot of a stream that does not exist answers with no
+// epoch and creates nothing, so subscribing to names nobody publishes to
+// costs nothing once the subscribers leave. A stream that is empty, idle for
 // max(10×HistoryTTL, 1 minute) and not watched by a hub is evicted; if it is
 // created again it gets a new epoch, so an old position never maps onto new
 // messages.
@@ -258,19 +259,69 @@ func (b *MemoryBroker) Snapshot(ctx context.Context, stream string, req HistoryR
 		return Snapshot{}, err
 	}
 	limit, ttl := b.limits()
-	st, created := b.lockStream(stream)
+	st := b.lockExisting(stream)
+	if st == nil {
+		return absentSnapshot(req), nil
+	}
 	defer st.mu.Unlock()
 	now := b.now()
 	st.touched = now.UnixNano()
 	st.expire(now.UnixMilli(), ttl)
 	st.fit(limit)
-	return st.snapshot(req, created), nil
+	return st.snapshot(req, false), nil
+}
+
+// lockExisting returns the live stream, locked, or nil when there is none.
+func (b *MemoryBroker) lockExisting(name string) *memStream {
+	sh := b.shard(name)
+	for {
+		sh.mu.RLock()
+		st := sh.streams[name]
+		sh.mu.RUnlock()
+		if st == nil {
+			return nil
+		}
+		st.mu.Lock()
+		if !st.dead {
+			return st
+		}
+		st.mu.Unlock()
+	}
+}
+
+// absentSnapshot answers for a stream that has no state: no epoch yet (the
+// first publish makes one, and a subscription adopts it silently) and
+// nothing to recover. Reading a stream creates nothing, so names that a
+// client chooses cost nothing once it leaves. A position before any message
+// ("" epoch, offset 0: what a multi-stream id holds for a stream that was
+// empty) is served: there is nothing it could have missed.
+func absentSnapshot(req HistoryRequest) Snapshot {
+	var snap Snapshot
+	switch {
+	case req.From != nil:
+		if req.From.Epoch == "" && req.From.Offset == 0 {
+			snap.Status = Recovered
+		} else {
+			snap.Status = NotRecovered
+			snap.Reason = "unknown epoch"
+		}
+	case req.Since > 0:
+		snap.Status = Recovered
+	default:
+		snap.Status = NoHistory
+	}
+	return snap
 }
 
 // snapshot applies the recovery decision. st.mu is held and expired entries
 // are gone.
 func (st *memStream) snapshot(req HistoryRequest, created bool) Snapshot {
 	snap := Snapshot{Top: Position{Epoch: st.epoch, Offset: st.top}}
+	if req.From != nil && req.From.Epoch == "" && req.From.Offset == 0 {
+		// Seen before the stream had an epoch: every epoch since is newer,
+		// so the position is the start of the current one.
+		req.From = &Position{Epoch: st.epoch}
+	}
 	switch {
 	case req.From != nil:
 		o := req.From.Offset

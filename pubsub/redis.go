@@ -459,7 +459,7 @@ func (b *RedisBroker) Snapshot(ctx context.Context, stream string, req HistoryRe
 		mode, arg = "s", strconv.FormatInt(req.Since*1000, 10)
 	}
 	keys := []string{part.metaKey(stream), part.histKey(stream)}
-	args := []any{mode, arg, cepoch, limit, seconds(b.effectiveMetaTTL()), newEpoch(), b.nowArg(), ttl.Milliseconds()}
+	args := []any{mode, arg, cepoch, limit, seconds(b.effectiveMetaTTL()), "", b.nowArg(), ttl.Milliseconds()}
 	res, err := runOnce(ctx, cmd, readScript, keys, args...).Slice()
 	if err != nil && ctx.Err() == nil && brokenConn(err) {
 		// One retry on a broken connection (not on a timeout: a stalled
@@ -501,8 +501,12 @@ func decideRedis(stream string, req HistoryRequest, res []any, limit int, ttl ti
 	created, _ := res[2].(int64)
 	bumped, _ := res[3].(int64)
 	now, err := strconv.ParseInt(fmt.Sprint(res[4]), 10, 64)
-	if epoch == "" || !ok || top < 0 || err != nil {
+	if (epoch == "" && (created != 1 || top != 0)) || !ok || top < 0 || err != nil {
 		return Snapshot{}, fmt.Errorf("read script returned %v", res[:5])
+	}
+	if req.From != nil && req.From.Epoch == "" && req.From.Offset == 0 {
+		// Seen before the stream had an epoch: every epoch since is newer.
+		req.From = &Position{Epoch: epoch}
 	}
 	entries, err := parseEntries(stream, epoch, res[5])
 	if err != nil {

@@ -392,9 +392,10 @@ func TestRedisWatchedMetaKeptAlive(t *testing.T) {
 	b := newRedisTestBroker(t, srv, RedisOptions{MetaTTL: 2 * time.Second, HistoryTTL: time.Second}, nil)
 	h := newRedisHub(t, b, HubOptions{})
 	r := &recSub{sid: "a"}
+	publishN(t, b, "watched", 1)
 	s, snap := join(t, h, r, "watched", HistoryRequest{})
 	s.Release()
-	cold := snapshot(t, b, "cold", HistoryRequest{}).Top.Epoch
+	cold := publishN(t, b, "cold", 1)[0].Epoch
 	time.Sleep(3500 * time.Millisecond)
 	if e := snapshot(t, b, "watched", HistoryRequest{}).Top.Epoch; e != snap.Top.Epoch {
 		t.Fatalf("watched stream's epoch changed %q -> %q", snap.Top.Epoch, e)

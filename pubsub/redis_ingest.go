@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,7 +90,57 @@ type StreamIngester struct {
 	handle   IngestFunc
 	log      *zap.Logger
 
+	// attempts counts the failed tries of entries whose handler got an
+	// error reply from Redis (run's goroutine only); dead counts the
+	// entries given up after maxEntryAttempts.
+	attempts map[string]int
+	dead     atomic.Int64
+
 	lifecycle
+}
+
+// maxEntryAttempts bounds the tries of an entry that Redis keeps refusing
+// with an error reply (WRONGTYPE on a key, a script error): retried
+// forever, it would block every later broadcast on the node.
+const maxEntryAttempts = 5
+
+// DeadEntries is the number of entries given up after maxEntryAttempts.
+func (s *StreamIngester) DeadEntries() int64 { return s.dead.Load() }
+
+// replyError reports whether err carries an error reply from Redis that
+// trying again will not change; LOADING, BUSY, TRYAGAIN, CLUSTERDOWN,
+// READONLY and MASTERDOWN pass with time, as connection errors do.
+func replyError(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) || errors.Is(err, redis.Nil) {
+		return false
+	}
+	for _, p := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "MASTERDOWN", "MOVED", "ASK"} {
+		if strings.HasPrefix(re.Error(), p) {
+			return false
+		}
+	}
+	return true
+}
+
+// giveUp counts one failed try of entry id and reports whether it has had
+// its last one.
+func (s *StreamIngester) giveUp(id string, err error) bool {
+	if !replyError(err) {
+		return false
+	}
+	if s.attempts == nil {
+		s.attempts = make(map[string]int)
+	}
+	s.attempts[id]++
+	if s.attempts[id] < maxEntryAttempts {
+		return false
+	}
+	delete(s.attempts, id)
+	s.dead.Add(1)
+	s.log.Error("redisx: entry given up after repeated Redis errors", zap.String("stream", s.stream),
+		zap.String("id", id), zap.Int("attempts", maxEntryAttempts), zap.Error(err))
+	return true
 }
 
 // NewStreamIngester validates o; it does no I/O.
@@ -375,13 +426,16 @@ func (s *StreamIngester) process(ctx context.Context, msgs []redis.XMessage) (re
 		}
 		hctx := WithIdempotencyKey(ctx, "rx:"+s.stream+":"+m.ID)
 		if err := s.handle(hctx, []byte(payload)); err != nil {
-			if retryable(err) {
+			if retryable(err) && !s.giveUp(m.ID, err) {
 				s.log.Warn("redisx: entry left pending for a retry", zap.String("id", m.ID), zap.Error(err))
 				retry = true
 				break
 			}
-			s.log.Warn("redisx: entry dropped", zap.String("id", m.ID), zap.Error(err))
+			if !retryable(err) {
+				s.log.Warn("redisx: entry dropped", zap.String("id", m.ID), zap.Error(err))
+			}
 		}
+		delete(s.attempts, m.ID)
 		done = append(done, m.ID)
 	}
 	if len(done) == 0 {

@@ -509,3 +509,38 @@ func TestRedisxRemovesStaleConsumers(t *testing.T) {
 		return !names["ghost-idle"] && names["ghost-owner"]
 	})
 }
+
+// An entry that Redis keeps refusing with an error reply (here WRONGTYPE,
+// as the broker's publish would get on a key of the wrong type) is tried
+// maxEntryAttempts times, counted, acknowledged and passed: the entries
+// behind it are published. Before, it was retried forever and blocked them.
+func TestRedisxGivesUpOnAPoisonedEntry(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	srv.Admin.Set(ctx, "plain", "v", 0)
+	wrongType := srv.Admin.LPush(ctx, "plain", "x").Err()
+	if wrongType == nil {
+		t.Fatal("no WRONGTYPE error to inject")
+	}
+	var poisoned, after atomic.Int32
+	handler := func(ctx context.Context, payload []byte) error {
+		if string(payload) == "poison" {
+			poisoned.Add(1)
+			return unavailable(wrongType)
+		}
+		after.Add(1)
+		return nil
+	}
+	in := newStreamIngester(t, srv, StreamIngesterOptions{ClaimIdle: 200 * time.Millisecond}, handler)
+	waitGroup(t, srv, "__anycable__")
+	railsXAdd(t, srv, "__anycable__", "payload", "poison")
+	railsXAdd(t, srv, "__anycable__", "payload", "next")
+	eventually(t, 20*time.Second, "the entry behind the poisoned one", func() bool { return after.Load() == 1 })
+	if n := poisoned.Load(); n != maxEntryAttempts {
+		t.Errorf("poisoned entry tried %d times, want %d", n, maxEntryAttempts)
+	}
+	if in.DeadEntries() != 1 {
+		t.Errorf("dead entries %d", in.DeadEntries())
+	}
+	eventually(t, 5*time.Second, "every entry finished", func() bool { return srv.Admin.XLen(ctx, "__anycable__").Val() == 0 })
+}

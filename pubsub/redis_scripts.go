@@ -128,11 +128,14 @@ return {offset, epoch, ms, 0}
 //	ARGV[1] mode: 'n' none, 'f' from a position, 's' since a time
 //	ARGV[2] the position's offset, or the since time in ms
 //	ARGV[3] the position's epoch  ARGV[4] history limit  ARGV[5] meta TTL s
-//	ARGV[6] epoch candidate  ARGV[7] now ms ('0': Redis TIME)  ARGV[8] history TTL ms
+//	ARGV[6] unused  ARGV[7] now ms ('0': Redis TIME)  ARGV[8] history TTL ms
 //
 // Returns {epoch, top, created, bumped, now ms, entries}. A stream without
-// an epoch gets the candidate (created = 1), so that the first publish uses
-// it. A position in the current epoch but above the top is answered "ahead
+// an epoch is answered with an empty epoch, top 0, created 1, and no key is written: the first
+// publish creates the epoch (the subscription adopts it silently), so names
+// that a client chooses leave nothing in Redis. A position with no epoch and
+// offset 0 (a stream seen before it had one) reads from the current epoch's
+// start. A position in the current epoch but above the top is answered "ahead
 // of the stream" and changes nothing: anyone can send such an id, so it must
 // not be able to replace the epoch under every subscriber (lost writes are
 // detected from the bus instead, where the node sees offsets go back).
@@ -152,16 +155,16 @@ local m = redis.call('HMGET', KEYS[1], 'e', 's')
 local epoch, top = m[1], tonumber(m[2] or '0')
 local created, bumped = 0, 0
 if not epoch then
-  epoch = ARGV[6]
-  redis.call('HSET', KEYS[1], 'e', epoch)
-  created = 1
+  return {'', 0, 1, 0, ms, {}}
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+local pepoch = ARGV[3]
+if ARGV[1] == 'f' and pepoch == '' and ARGV[2] == '0' then pepoch = epoch end
 local limit = tonumber(ARGV[4])
 local low = top - limit + 1
 if low < 1 then low = 1 end
 local entries = {}
-if ARGV[1] == 'f' and ARGV[3] == epoch then
+if ARGV[1] == 'f' and pepoch == epoch then
   local o = tonumber(ARGV[2])
   if o < top then
     local need = o + 1

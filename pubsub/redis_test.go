@@ -98,12 +98,19 @@ func TestRedisSetLimits(t *testing.T) {
 	testSetLimits(t, newRedisTestBroker(t, srv, RedisOptions{HistoryLimit: 100, HistoryTTL: time.Hour}, clk), clk)
 }
 
-func TestRedisUnknownStreamEpochIsStable(t *testing.T) {
+func TestRedisUnknownStreamCreatesNothing(t *testing.T) {
 	srv := startRedis(t)
 	b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
-	s1 := checkUnknownStreamEpochIsStable(t, b)
+	for i := 0; i < 100; i++ {
+		snapshot(t, b, fmt.Sprint("chosen-", i), HistoryRequest{Since: 1})
+	}
+	if n := srv.Admin.DBSize(context.Background()).Val(); n != 0 {
+		keys := srv.Admin.Keys(context.Background(), "*").Val()
+		t.Fatalf("100 snapshots of unknown names left %d keys: %.5v", n, keys)
+	}
+	m1 := checkUnknownStreamCreatesNothing(t, b)
 	// Another stream gets another epoch; the meta carries a TTL.
-	if o := publishN(t, b, "other", 1)[0]; o.Epoch == s1.Top.Epoch {
+	if o := publishN(t, b, "other", 1)[0]; o.Epoch == m1.Epoch {
 		t.Fatalf("two streams share epoch %q", o.Epoch)
 	}
 	if ttl := srv.Admin.TTL(context.Background(), b.part("fresh").metaKey("fresh")).Val(); ttl <= 0 {
@@ -313,7 +320,7 @@ func TestRedisTwoNodes(t *testing.T) {
 	sa.Release()
 	sb, snapB := join(t, hb, rb, "room", HistoryRequest{})
 	sb.Release()
-	if snapA.Top != snapB.Top {
+	if snapA.Top != snapB.Top || snapA.Top.Epoch != "" {
 		t.Fatalf("nodes disagree on the empty stream: %+v %+v", snapA.Top, snapB.Top)
 	}
 	var pubs []Message
@@ -327,7 +334,7 @@ func TestRedisTwoNodes(t *testing.T) {
 	// Transient messages cross nodes too.
 	pub(t, hb, Publication{Stream: "room", Data: "t", Transient: true})
 	for i, m := range pubs {
-		if m.Offset != uint64(i+1) || m.Epoch != snapA.Top.Epoch {
+		if m.Offset != uint64(i+1) || m.Epoch != pubs[0].Epoch {
 			t.Fatalf("publish %d numbered %s/%d", i, m.Epoch, m.Offset)
 		}
 	}

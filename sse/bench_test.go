@@ -24,7 +24,8 @@ func BenchmarkEncodeBroadcast(b *testing.B) {
 
 // BenchmarkFanoutToConnections: a broadcast through the hub into the queues
 // of N connections (the writers are not part of it). Allocations per message
-// must not grow with N: the frame is built once and copied into each queue.
+// must not grow with N: the frame is built once and each queue holds a
+// reference to it.
 func BenchmarkFanoutToConnections(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
@@ -37,7 +38,10 @@ func BenchmarkFanoutToConnections(b *testing.B) {
 			conns := make([]*Conn, n)
 			for i := range conns {
 				c := newConn(fmt.Sprint(i), "127.0.0.1", noMetrics{}, ModeGET, false, 0)
-				c.pending = make([]byte, 0, 64<<10)
+				// Both queue arrays up front, as after a connection's
+				// first rounds (take and giveBack alternate them).
+				c.queue = make([][]byte, 0, 64)
+				c.spare = make([][]byte, 0, 64)
 				conns[i] = c
 				s, _, err := hub.Join(context.Background(), c, "id", "bench", pubsub.HistoryRequest{})
 				if err != nil {
@@ -54,7 +58,8 @@ func BenchmarkFanoutToConnections(b *testing.B) {
 				}
 				if i%64 == 63 { // what the writers would do: drain the queues
 					for _, c := range conns {
-						c.pending = c.pending[:0]
+						q, _ := c.take()
+						c.giveBack(q)
 						select {
 						case <-c.signal:
 						default:

@@ -4,7 +4,10 @@ package sse
 
 import (
 	"sync"
+	"sync/atomic"
 	"syscall"
+
+	"go.uber.org/zap"
 )
 
 // closeWatch learns that clients of taken-over connections went away, the
@@ -12,10 +15,28 @@ import (
 // epoll set of their own (besides the Go runtime's) for EPOLLRDHUP. No
 // connection needs a reader goroutine for this.
 type closeWatch struct {
-	epfd   int
+	epfd   int // guarded by mu once run started
 	mu     sync.Mutex
 	conns  map[int32]*Conn
 	closed bool
+	// failures counts epoll sets that failed and were recreated; each is
+	// logged on log when one is set.
+	failures atomic.Int64
+	log      atomic.Pointer[zap.Logger]
+}
+
+func (w *closeWatch) setLogger(l *zap.Logger) {
+	if w != nil {
+		w.log.Store(l)
+	}
+}
+
+// failureCount is the number of epoll sets that failed.
+func (w *closeWatch) failureCount() int64 {
+	if w == nil {
+		return 0
+	}
+	return w.failures.Load()
 }
 
 func newCloseWatch() *closeWatch {
@@ -103,7 +124,10 @@ func (w *closeWatch) run() {
 			if err == syscall.EINTR {
 				continue
 			}
-			return
+			if !w.recreate(err) {
+				return
+			}
+			continue
 		}
 		for _, ev := range events[:n] {
 			w.mu.Lock()
@@ -116,6 +140,32 @@ func (w *closeWatch) run() {
 			}
 		}
 	}
+}
+
+// recreate replaces an epoll set that failed with a new one holding every
+// watched connection: a dead set would leave later clients unwatched (only
+// the pingers' peek would notice them leave). It reports false when no new
+// set can be made.
+func (w *closeWatch) recreate(cause error) bool {
+	n := w.failures.Add(1)
+	if l := w.log.Load(); l != nil {
+		l.Error("close watch failed; recreating it", zap.Error(cause), zap.Int64("failures", n))
+	}
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if fd != w.epfd { // the same number: the old set was closed already
+		syscall.Close(w.epfd)
+	}
+	w.epfd = fd
+	for cfd := range w.conns {
+		ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR|syscall.EPOLLIN) | epollET, Fd: cfd}
+		_ = syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, int(cfd), &ev)
+	}
+	return true
 }
 
 // epollET is EPOLLET as the unsigned bit the kernel reads.

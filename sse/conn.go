@@ -33,8 +33,9 @@ const (
 )
 
 // Conn is one client connection as the hub sees it. The hub hands it
-// messages; it frames them (through the shared cache) into a bounded pending
-// buffer, and its writer drains the buffer to the client.
+// messages; it frames them (through the shared cache) and queues references
+// to the shared frames, and its writer sends the queue to the client with
+// one vectored write.
 type Conn struct {
 	sid        string
 	ip         string
@@ -46,12 +47,23 @@ type Conn struct {
 	// identifiers is the connection identifiers string from authentication,
 	// used by remote disconnect commands.
 	identifiers string
+	registry    *Registry // set when registered; guarded by mu
 
-	mu      sync.Mutex
-	pending []byte
-	spare   []byte
-	closed  bool
-	// final is written after pending when the connection ends.
+	mu sync.Mutex
+	// queue holds what is pending, in order: frames shared with every
+	// other subscriber (read-only) and the connection's few private bytes
+	// (its control messages, the id lines of a multi-stream connection). A
+	// slow client so costs a slice header per queued message, not a copy
+	// of every byte. queued is the sum of their lengths, the figure that
+	// max_pending bounds.
+	queue  [][]byte
+	queued int
+	spare  [][]byte
+	// arena is where private id lines are cut from; a slice handed to the
+	// queue is never written again (a full arena is replaced, not reused).
+	arena  []byte
+	closed bool
+	// final is written after the queue when the connection ends.
 	final     []byte
 	endReason string
 	// multi: the connection has several streams; each data event then
@@ -61,23 +73,21 @@ type Conn struct {
 
 	signal chan struct{}
 	done   chan struct{}
-	// streaming is set once the writer runs. Until then the backlog (the
-	// recovered history, bounded by history_limit) may exceed maxPending.
-	streaming bool
 
 	// Set when the connection was taken over from net/http (takeover.go).
-	hijacked     net.Conn
-	writers      *Writers
-	writeTimeout time.Duration
-	queued       atomic.Bool
-	flushMu      sync.Mutex
-	finished     bool
-	finalQueued  bool   // the closing bytes are in inflight or written
-	inflight     []byte // bytes of a stalled write still to send
-	stallSince   time.Time
-	onEndFn      func(reason string)
-	pinger       *pinger
-	watchFD      int // registered in the close watch; -1 when not
+	hijacked      net.Conn
+	writers       *Writers
+	writeTimeout  time.Duration
+	scheduled     atomic.Bool
+	flushMu       sync.Mutex
+	finished      bool
+	finalQueued   bool        // the closing bytes are in inflight or written
+	inflight      net.Buffers // what a stalled write still has to send
+	inflightBytes int
+	stallSince    time.Time
+	onEndFn       func(reason string)
+	pinger        *pinger
+	watchFD       int // registered in the close watch; -1 when not
 
 	subs []*pubsub.Subscription
 }
@@ -106,19 +116,52 @@ func (c *Conn) Identifiers() string {
 	return c.identifiers
 }
 
+// setIdentifiers records the identifiers and indexes the connection by
+// them in its registry.
 func (c *Conn) setIdentifiers(ids string) {
 	c.mu.Lock()
+	old := c.identifiers
 	c.identifiers = ids
+	r := c.registry
 	c.mu.Unlock()
+	if r != nil && old != ids {
+		r.reindex(c, old, ids)
+	}
 }
 
 // Deliver implements pubsub.Subscriber. It runs on the publisher's goroutine,
 // under the subscription's lock, so it only frames and enqueues.
 func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
+	frame, open, ok := c.frameFor(s, d)
+	if !ok {
+		return
+	}
+	m := &d.Msg
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.metrics.Delivered(1)
+	n := len(c.queue)
+	c.pushLocked(frame)
+	if open {
+		c.setPositionLocked(m.Stream, m.Epoch, m.Offset)
+		c.pushLocked(c.idLineLocked())
+	}
+	c.checkSizeLocked(n)
+	c.wakeLocked()
+	c.mu.Unlock()
+}
+
+// frameFor returns the shared frame of d for this connection and
+// subscription, and whether the connection appends its own id line to it;
+// ok is false when the connection does not take the message.
+func (c *Conn) frameFor(s *pubsub.Subscription, d *pubsub.Delivery) (frame []byte, open, ok bool) {
 	m := &d.Msg
 	typed := m.BroadcastType != ""
 	if typed && c.raw {
-		return // raw streams carry data only
+		return nil, false, false // raw streams carry data only
 	}
 	var key pubsub.FrameKey
 	switch {
@@ -129,29 +172,78 @@ func (c *Conn) Deliver(s *pubsub.Subscription, d *pubsub.Delivery) {
 	default:
 		key = pubsub.FrameKey{Form: formGETData}
 	}
-	numbered := m.Offset > 0
-	if c.multi && numbered {
+	if c.multi && m.Offset > 0 {
 		key.Form |= formOpen
 	}
-	frame := d.Frame(key, func(m *pubsub.Message) []byte { return buildFrame(m, key, s.Identifier) })
+	frame = d.Frame(key, func(m *pubsub.Message) []byte { return buildFrame(m, key, s.Identifier) })
+	return frame, key.Form&formOpen != 0, true
+}
 
+// replay queues recovered history for s, as much of it as fits within
+// max_pending (the first message always when first is set, so that a
+// resume makes progress), and returns how many deliveries it took. The
+// frames are the deliveries' shared ones.
+func (c *Conn) replay(s *pubsub.Subscription, ds []*pubsub.Delivery, first bool) int {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
+		return len(ds)
+	}
+	queued := 0
+	taken := 0
+	for i, d := range ds {
+		// Framed under c.mu: a replay runs before the writer starts, so
+		// nothing waits on the lock meanwhile.
+		frame, open, ok := c.frameFor(s, d)
+		if !ok {
+			taken++
+			continue
+		}
+		n := len(c.queue)
+		var prev protocol.StreamPosition
+		c.pushLocked(frame)
+		if open {
+			prev = c.positionLocked(d.Msg.Stream)
+			c.setPositionLocked(d.Msg.Stream, d.Msg.Epoch, d.Msg.Offset)
+			c.pushLocked(c.idLineLocked())
+		}
+		if !c.fitsLocked(0) && !(first && i == 0) {
+			c.truncateLocked(n)
+			if open {
+				c.setPositionLocked(prev.Stream, prev.Epoch, prev.Offset)
+			}
+			break
+		}
+		queued++
+		taken++
+	}
+	c.metrics.Delivered(queued)
+	c.wakeLocked()
+	return taken
+}
+
+// pushLocked queues b by reference; b must never be written again.
+func (c *Conn) pushLocked(b []byte) {
+	if len(b) == 0 {
 		return
 	}
-	c.metrics.Delivered(1)
-	n := len(c.pending)
-	c.pending = append(c.pending, frame...)
-	if key.Form&formOpen != 0 {
-		c.setPositionLocked(m.Stream, m.Epoch, m.Offset)
-		c.pending = append(c.pending, "id: "...)
-		c.pending = protocol.AppendMultiEventID(c.pending, c.positions)
-		c.pending = append(c.pending, '\n', '\n')
+	c.queue = append(c.queue, b)
+	c.queued += len(b)
+}
+
+// idLineLocked cuts the id line (and the blank line ending the event) of a
+// multi-stream connection from its arena.
+func (c *Conn) idLineLocked() []byte {
+	const arenaSize = 1 << 10
+	need := 8 + 64*len(c.positions)
+	if cap(c.arena)-len(c.arena) < need {
+		c.arena = make([]byte, 0, max(arenaSize, need))
 	}
-	c.checkSizeLocked(n)
-	c.wakeLocked()
-	c.mu.Unlock()
+	start := len(c.arena)
+	c.arena = append(c.arena, "id: "...)
+	c.arena = protocol.AppendMultiEventID(c.arena, c.positions)
+	c.arena = append(c.arena, '\n', '\n')
+	return c.arena[start:len(c.arena):len(c.arena)]
 }
 
 // Reset implements pubsub.Subscriber: the stream of s jumped. An epoch change
@@ -169,34 +261,54 @@ func (c *Conn) Reset(s *pubsub.Subscription, reason string) {
 	c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: "resync", Reconnect: true, ForceReconnect: true})
 }
 
-// enqueue appends bytes to the pending buffer and wakes the writer.
+// enqueue queues private bytes (a control message, a ping shared by the
+// pinger) and wakes the writer. b must never be written again.
 func (c *Conn) enqueue(b []byte) {
 	c.mu.Lock()
 	if !c.closed {
-		n := len(c.pending)
-		c.pending = append(c.pending, b...)
+		n := len(c.queue)
+		c.pushLocked(b)
 		c.checkSizeLocked(n)
 	}
 	c.wakeLocked()
 	c.mu.Unlock()
 }
 
+// fits reports whether n more bytes stay within max_pending.
+func (c *Conn) fitsLocked(n int) bool {
+	return c.maxPending <= 0 || c.queued+c.inflightBytes+n <= c.maxPending
+}
+
 // checkSizeLocked drops a client whose pending bytes outgrew the limit: its
 // memory is freed now, and it recovers through Last-Event-ID on reconnect.
-// n is the length before the last append; those bytes are still complete
-// events and are written before the disconnect.
+// n is the queue's length before the last push; those entries are still
+// complete events and are written before the disconnect. Every byte counts
+// from the first one, the handshake's backlog included: the history that a
+// join queues is kept within the limit beforehand (session.go).
 func (c *Conn) checkSizeLocked(n int) {
 	// Bytes of a stalled write still count: a stalled client must not
 	// escape the limit by moving its queue into the write in progress.
-	if !c.streaming || c.maxPending <= 0 || len(c.pending)+len(c.inflight) <= c.maxPending {
+	if c.fitsLocked(0) {
 		return
 	}
-	c.pending = c.pending[:n]
-	if n > c.maxPending {
-		c.pending = nil
+	c.truncateLocked(n)
+	if !c.fitsLocked(0) {
+		c.truncateLocked(0)
 	}
 	c.metrics.SlowClientDropped()
 	c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
+}
+
+// truncateLocked drops the queue's entries from n on.
+func (c *Conn) truncateLocked(n int) {
+	for i := n; i < len(c.queue); i++ {
+		c.queued -= len(c.queue[i])
+		c.queue[i] = nil
+	}
+	c.queue = c.queue[:n]
+	if n == 0 {
+		c.queue = nil // let a big backing array go with the frames it held
+	}
 }
 
 // wake tells the connection's writer that there is something to write: the
@@ -219,6 +331,16 @@ func (c *Conn) wakeLocked() {
 	case c.signal <- struct{}{}:
 	default:
 	}
+}
+
+// positionLocked is the connection's position in stream.
+func (c *Conn) positionLocked(stream string) protocol.StreamPosition {
+	for _, p := range c.positions {
+		if p.Stream == stream {
+			return p
+		}
+	}
+	return protocol.StreamPosition{Stream: stream}
 }
 
 func (c *Conn) setPositionLocked(stream, epoch string, offset uint64) {
@@ -264,35 +386,40 @@ func (c *Conn) closeLocked(final []byte, reason string) {
 	close(c.done)
 }
 
-// take swaps the pending buffer out for writing.
-func (c *Conn) take() []byte {
+// take swaps the queue out for writing and returns it with its size.
+func (c *Conn) take() ([][]byte, int) {
 	c.mu.Lock()
-	out := c.pending
-	c.pending = c.spare[:0]
+	out, n := c.queue, c.queued
+	c.queue, c.queued = c.spare[:0], 0
 	c.spare = nil
 	c.mu.Unlock()
-	return out
+	return out, n
 }
 
-// giveBack returns a written buffer for reuse, unless it grew large during a
-// burst: an idle connection should not pin a big buffer.
-func (c *Conn) giveBack(b []byte) {
-	if cap(b) > 64<<10 {
+// giveBack returns a written queue for reuse, unless it grew large during a
+// burst: an idle connection should not pin a big array. The references it
+// held are cleared so that written frames can be collected.
+func (c *Conn) giveBack(q [][]byte) {
+	if cap(q) > 1024 {
 		return
 	}
+	clear(q)
 	c.mu.Lock()
 	if c.spare == nil {
-		c.spare = b[:0]
+		c.spare = q[:0]
 	}
 	c.mu.Unlock()
 }
 
 // finalBytes returns what is left to write once the connection is closed.
-func (c *Conn) finalBytes() []byte {
+func (c *Conn) finalBytes() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := append(c.pending, c.final...)
-	c.pending = nil
+	out := c.queue
+	if len(c.final) > 0 {
+		out = append(out, c.final)
+	}
+	c.queue, c.queued = nil, 0
 	c.final = nil
 	return out
 }

@@ -2,10 +2,13 @@ package sse
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 // Registry tracks open connections so that the process can end them on exit
@@ -15,13 +18,44 @@ type Registry struct {
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
 	perIP map[string]int
+	// byIDs indexes connections by their identifiers string, for remote
+	// disconnects: one command must not walk every connection.
+	byIDs map[string]map[*Conn]struct{}
 	// closing is set once the process exits: new connections are refused.
 	closing bool
+	// empty, when set, is closed once the last connection is removed.
+	empty chan struct{}
+	// replays maps a stored message to the Delivery that replays are
+	// framing it on, held weakly: it lives as long as a handshake uses it.
+	replays sync.Map // replayKey -> weak.Pointer[pubsub.Delivery]
+}
+
+// replayKey names one stored message of the broker.
+type replayKey struct {
+	stream, epoch string
+	offset        uint64
+}
+
+// replayDelivery returns the Delivery that replays of m share, making one
+// if no handshake holds it now. An entry is removed when its Delivery is
+// collected.
+func (r *Registry) replayDelivery(stream string, m *pubsub.Message) *pubsub.Delivery {
+	k := replayKey{stream: stream, epoch: m.Epoch, offset: m.Offset}
+	if v, ok := r.replays.Load(k); ok {
+		if d := v.(weak.Pointer[pubsub.Delivery]).Value(); d != nil {
+			return d
+		}
+	}
+	d := &pubsub.Delivery{Msg: *m}
+	wp := weak.Make(d)
+	r.replays.Store(k, wp)
+	runtime.AddCleanup(d, func(k replayKey) { r.replays.CompareAndDelete(k, wp) }, k)
+	return d
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int)}
+	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int), byIDs: make(map[string]map[*Conn]struct{})}
 }
 
 var (
@@ -42,13 +76,76 @@ func (r *Registry) add(c *Conn, maxPerIP int) error {
 	}
 	r.conns[c] = struct{}{}
 	r.perIP[c.ip]++
+	c.mu.Lock()
+	c.registry = r
+	ids := c.identifiers
+	c.mu.Unlock()
+	r.indexLocked(c, ids)
 	return nil
+}
+
+// reindex moves c from the index entry of its old identifiers to the new
+// one; a connection that already left stays out.
+func (r *Registry) reindex(c *Conn, old, ids string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.conns[c]; !ok {
+		return
+	}
+	r.unindexLocked(c, old)
+	r.indexLocked(c, ids)
+}
+
+func (r *Registry) indexLocked(c *Conn, ids string) {
+	if ids == "" {
+		return
+	}
+	set := r.byIDs[ids]
+	if set == nil {
+		set = make(map[*Conn]struct{}, 1)
+		r.byIDs[ids] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (r *Registry) unindexLocked(c *Conn, ids string) {
+	if set := r.byIDs[ids]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(r.byIDs, ids)
+		}
+	}
+}
+
+// holdIP counts a request that is not a connection yet (a POST body being
+// read) against its address's limit; releaseIP ends it.
+func (r *Registry) holdIP(ip string, maxPerIP int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if maxPerIP > 0 && r.perIP[ip] >= maxPerIP {
+		return false
+	}
+	r.perIP[ip]++
+	return true
+}
+
+func (r *Registry) releaseIP(ip string) {
+	r.mu.Lock()
+	if r.perIP[ip]--; r.perIP[ip] <= 0 {
+		delete(r.perIP, ip)
+	}
+	r.mu.Unlock()
 }
 
 func (r *Registry) remove(c *Conn) {
 	r.mu.Lock()
 	if _, ok := r.conns[c]; ok {
 		delete(r.conns, c)
+		r.unindexLocked(c, c.Identifiers())
+		if len(r.conns) == 0 && r.empty != nil {
+			close(r.empty)
+			r.empty = nil
+		}
 		if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
 			delete(r.perIP, c.ip)
 		}
@@ -84,21 +181,41 @@ func (r *Registry) Shutdown(wait time.Duration) {
 	for _, c := range r.snapshot() {
 		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true})
 	}
-	deadline := time.Now().Add(wait)
-	for r.Len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if wait <= 0 {
+		return
+	}
+	// Woken by the last remove, not polled.
+	r.mu.Lock()
+	if len(r.conns) > 0 && r.empty == nil {
+		r.empty = make(chan struct{})
+	}
+	empty := r.empty
+	r.mu.Unlock()
+	if empty == nil {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-empty:
+	case <-t.C:
 	}
 }
 
 // DisconnectIdentifiers ends every connection whose identifiers string equals
 // ids (AnyCable ends only one of them), and returns how many it ended.
 func (r *Registry) DisconnectIdentifiers(ids string, reconnect bool) int {
-	n := 0
-	for _, c := range r.snapshot() {
-		if ids != "" && c.Identifiers() == ids {
-			c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})
-			n++
-		}
+	if ids == "" {
+		return 0
 	}
-	return n
+	r.mu.Lock()
+	conns := make([]*Conn, 0, len(r.byIDs[ids]))
+	for c := range r.byIDs[ids] {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})
+	}
+	return len(conns)
 }

@@ -56,6 +56,9 @@ type Options struct {
 	MaxStreams int
 	// MaxConnsPerIP bounds open connections per client address; 0: none.
 	MaxConnsPerIP int
+	// SendBuffer caps the kernel send buffer of taken-over sockets; 0
+	// leaves the system default.
+	SendBuffer int
 	// Origins, when set, limits which origins get CORS headers (see
 	// ParseOrigins); EnforceOrigins refuses the others with 403.
 	Origins        *Origins
@@ -168,7 +171,20 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 
+	if r.Method == http.MethodPost {
+		// A body still being read holds a connection like a stream does:
+		// it counts against max_connections_per_ip, and it has a deadline.
+		if !s.Registry.holdIP(info.RemoteAddr, s.Opts.MaxConnsPerIP) {
+			s.refuse(w, r, http.StatusTooManyRequests, errTooManyPerIP.Error(), "")
+			return
+		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout()))
+	}
 	req, err := s.parseRequest(r)
+	if r.Method == http.MethodPost {
+		s.Registry.releaseIP(info.RemoteAddr)
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var re *requestError
 		if errors.As(err, &re) {
@@ -273,10 +289,36 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			return
 		case headerSent:
 			closeReason = s.stream(w, r, sess.conn, true)
+			abortIfCut(closeReason)
 			return
 		}
 	}
 	closeReason = s.stream(w, r, sess.conn, false)
+	abortIfCut(closeReason)
+}
+
+// reasonWriteError ends a stream whose write failed or timed out.
+const reasonWriteError = "write_error"
+
+// abortIfCut resets a stream cut for slowness instead of ending it: over
+// HTTP/2 and HTTP/3 the stream is reset (RST_STREAM) and its unsent data
+// dropped while the connection's other streams go on; over HTTP/1.1 the
+// connection is closed. The client sees the end now, not after the stale
+// backlog, and resumes from its last complete event. net/http (and Caddy)
+// treat http.ErrAbortHandler as this request, not as a crash; the session
+// has ended by then (the deferred finish runs first).
+func abortIfCut(reason string) {
+	if reason == protocol.ReasonTooSlow || reason == reasonWriteError {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// bodyTimeout bounds the reading of a POST body: the write timeout, or 10 s.
+func (s *Server) bodyTimeout() time.Duration {
+	if s.Opts.WriteTimeout > 0 {
+		return s.Opts.WriteTimeout
+	}
+	return 10 * time.Second
 }
 
 // retryAfterOutage is the mean reconnect hint (ms) for clients turned away
@@ -401,17 +443,27 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerSent bool) (reason string) {
 	rc := http.NewResponseController(w)
-	c.mu.Lock()
-	c.streaming = true
-	c.mu.Unlock()
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
+	}
 	if !headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
 	// The first round writes the backlog.
 	c.wake()
 	if err := rc.Flush(); err != nil {
-		s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
-		return "flush_unsupported"
+		if errors.Is(err, http.ErrNotSupported) {
+			s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
+			return "flush_unsupported"
+		}
+		// The client left while its header and backlog were written.
+		if ce := s.Log.Check(zapcore.DebugLevel, "client gone"); ce != nil {
+			ce.Write(zap.String("sid", c.sid), zap.Error(err))
+		}
+		return "client_gone"
+	}
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Time{})
 	}
 
 	var ping <-chan time.Time
@@ -424,14 +476,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 		ping = pingTimer.C
 	}
 
-	write := func(b []byte) bool {
-		if len(b) == 0 {
+	write := func(bufs [][]byte) bool {
+		if len(bufs) == 0 {
 			return true
 		}
 		if s.Opts.WriteTimeout > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
 		}
-		_, err := w.Write(b)
+		var err error
+		for _, b := range bufs {
+			if _, err = w.Write(b); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			err = rc.Flush()
 		}
@@ -450,20 +507,26 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 	for {
 		select {
 		case <-c.signal:
-			b := c.take()
+			b, _ := c.take()
 			ok := write(b)
 			c.giveBack(b)
 			if !ok {
-				return "write_error"
+				return reasonWriteError
 			}
 		case <-ping:
 			c.enqueue(c.pingFrame(time.Now()))
 			pingTimer.Reset(s.Opts.PingInterval)
 		case <-c.done:
-			write(c.finalBytes())
 			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.endReason
+			reason := c.endReason
+			c.mu.Unlock()
+			if reason == protocol.ReasonTooSlow {
+				// Cut: nothing more is written to a client that does not
+				// read; the caller resets the stream.
+				return reason
+			}
+			write(c.finalBytes())
+			return reason
 		case <-r.Context().Done():
 			return "client_gone"
 		}

@@ -45,6 +45,17 @@ type session struct {
 	// unavailable names what could not serve the handshake for now
 	// (causeRPC); the client is told to come back rather than refused.
 	unavailable string
+	// reserved is what the joined snapshots' history will take at least
+	// (their data bytes), so that a request cannot hold more recovered
+	// history than max_pending lets it write.
+	reserved int
+	// cut: a snapshot was trimmed to fit; ended: the replay stopped there
+	// and the connection is ending. replayedAny: some history is queued.
+	cut, ended, replayedAny bool
+	// replayed holds the deliveries this handshake replays, so that the
+	// registry's weak cache keeps them (and their frames) for the
+	// subscriptions and the concurrent handshakes that replay them too.
+	replayed []*pubsub.Delivery
 }
 
 // Causes of a deferred connection (200 + disconnect reconnect:true).
@@ -144,6 +155,9 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 	for _, j := range joined {
 		ss.writeHistory(j)
 	}
+	// The queue holds the frames it needs; the session must not keep the
+	// replayed deliveries (and every form built on them) for its lifetime.
+	ss.replayed = nil
 	for _, j := range joined {
 		for _, sub := range j.subs {
 			sub.Release()
@@ -164,6 +178,7 @@ type joinedSub struct {
 	identifier string
 	subs       []*pubsub.Subscription
 	snaps      []pubsub.Snapshot
+	partial    []bool // the snapshot's messages were trimmed to fit
 	asked      bool
 }
 
@@ -180,29 +195,87 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 			}
 		}
 		subscription, snap, err := s.Hub.Join(ctx, c, sub.identifier, stream, hreq)
+		if errors.Is(err, pubsub.ErrHubFull) {
+			// A cap of the server, not an outage: refused plainly (counted
+			// in requests_refused_total by status), not deferred.
+			return j, http.StatusTooManyRequests, "server stream or subscription limit reached"
+		}
 		if err != nil {
 			s.Log.Warn("joining a stream failed", zap.String("sid", c.sid), zap.String("stream", stream), zap.Error(err))
 			return j, http.StatusServiceUnavailable, "broker unavailable"
 		}
 		c.subs = append(c.subs, subscription)
 		j.subs = append(j.subs, subscription)
+		snap, partial := ss.budget(snap)
 		j.snaps = append(j.snaps, snap)
+		j.partial = append(j.partial, partial)
 	}
 	return j, http.StatusOK, ""
 }
 
+// A replay is bounded by max_pending from its first byte, like the live
+// queue. History that does not fit is not refused: the connection replays
+// the oldest messages that fit (at least one, so every attempt makes
+// progress), then ends with disconnect reconnect:true, and the client
+// resumes from the last event it got, on the next connection. A resume after
+// a too_slow cut, whose missing history is larger than max_pending by
+// definition, so stays lossless, while one request (many identifiers each
+// asking for the whole history) costs at most max_pending. Answering
+// reject_history instead would lose those messages; refusing the connection
+// would stop EventSource for good.
+
+// budget trims a snapshot to the messages whose data alone fits beside what
+// the connection holds and the earlier snapshots reserved, and lets the
+// rest go now rather than after every stream is joined. partial reports a
+// trimmed snapshot (the connection then ends after its replay).
+func (ss *session) budget(snap pubsub.Snapshot) (out pubsub.Snapshot, partial bool) {
+	c := ss.conn
+	if snap.Status != pubsub.Recovered || len(snap.Messages) == 0 || c.maxPending <= 0 {
+		return snap, false
+	}
+	if ss.cut {
+		snap.Messages = nil // never replayed: the connection ends first
+		return snap, true
+	}
+	c.mu.Lock()
+	room := c.maxPending - c.queued - ss.reserved
+	c.mu.Unlock()
+	k, least := 0, 0
+	for k < len(snap.Messages) && (k == 0 || least+len(snap.Messages[k].Data) <= room) {
+		least += len(snap.Messages[k].Data)
+		k++
+	}
+	ss.reserved += least
+	if k < len(snap.Messages) {
+		ss.cut = true
+		snap.Messages = snap.Messages[:k:k]
+		return snap, true
+	}
+	return snap, false
+}
+
 // writeHistory queues a subscription's recovered messages, then
-// confirm_history or reject_history.
+// confirm_history or reject_history. Once a replay was cut short, nothing
+// more is written: the connection ends and the client resumes.
 func (ss *session) writeHistory(j joinedSub) {
 	s, c := ss.srv, ss.conn
+	if ss.ended {
+		return
+	}
 	rejected := false
 	for i, snap := range j.snaps {
 		switch snap.Status {
 		case pubsub.Recovered:
 			s.metrics().History("recovered")
-			for k := range snap.Messages {
-				c.Deliver(j.subs[i], &pubsub.Delivery{Msg: snap.Messages[k]})
+			if len(snap.Messages) == 0 && !j.partial[i] {
+				continue
 			}
+			ds := ss.deliveries(j.subs[i].Stream, snap.Messages)
+			if n := c.replay(j.subs[i], ds, !ss.replayedAny); n < len(ds) || j.partial[i] {
+				ss.endReplay(j.subs[i].Stream)
+				return
+			}
+			ss.replayedAny = true
 		case pubsub.NotRecovered:
 			s.metrics().History("not_recovered")
 			rejected = true
@@ -219,6 +292,31 @@ func (ss *session) writeHistory(j joinedSub) {
 		r := protocol.Reply{Type: t, Identifier: j.identifier}
 		c.enqueue(AppendEvent(nil, t, r.AppendJSON(nil), "", 0))
 	}
+}
+
+// endReplay ends a connection whose replay did not fit within max_pending,
+// after what was queued: the client comes back at once and resumes from its
+// last event.
+func (ss *session) endReplay(stream string) {
+	ss.ended = true
+	ss.srv.metrics().History("partial")
+	if ce := ss.srv.Log.Check(zapcore.DebugLevel, "history replay over max_pending; the client resumes on a new connection"); ce != nil {
+		ce.Write(zap.String("sid", ss.conn.sid), zap.String("stream", stream))
+	}
+	ss.conn.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true})
+}
+
+// deliveries wraps stored messages for replay through the registry's
+// cache, so that the frames of one stored message are built once for every
+// handshake replaying it at the same time (a crowd resuming after a
+// restart), not once per connection.
+func (ss *session) deliveries(stream string, msgs []pubsub.Message) []*pubsub.Delivery {
+	out := make([]*pubsub.Delivery, len(msgs))
+	for i := range msgs {
+		out[i] = ss.srv.Registry.replayDelivery(stream, &msgs[i])
+	}
+	ss.replayed = append(ss.replayed, out...)
+	return out
 }
 
 // clampSince keeps a history_since far in the future (or in milliseconds)

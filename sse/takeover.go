@@ -2,6 +2,7 @@ package sse
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -27,7 +28,7 @@ import (
 // It lives with the hub across reloads.
 type Writers struct {
 	// ready holds connections with something to write, each at most once
-	// (Conn.queued). A list under a mutex, not a channel: scheduling runs
+	// (Conn.scheduled). A list under a mutex, not a channel: scheduling runs
 	// inside the hub's fan-out and must never block it.
 	readyMu sync.Mutex
 	ready   []*Conn
@@ -48,6 +49,12 @@ func NewWriters(n int) *Writers {
 	}
 	return w
 }
+
+// SetLogger makes the pool log on l (the close watch's failures).
+func (w *Writers) SetLogger(l *zap.Logger) { w.watch.setLogger(l) }
+
+// WatchFailures is how many times the close watch failed and was recreated.
+func (w *Writers) WatchFailures() int64 { return w.watch.failureCount() }
 
 // Close stops the writers, pingers and close watch, and closes every
 // taken-over connection still open (the process is going away, or the
@@ -83,7 +90,7 @@ func (w *Writers) Close() {
 // schedule puts a taken-over connection on the ready list unless it is
 // there already. It never blocks.
 func (w *Writers) schedule(c *Conn) {
-	if !c.queued.CompareAndSwap(false, true) {
+	if !c.scheduled.CompareAndSwap(false, true) {
 		return
 	}
 	w.readyMu.Lock()
@@ -114,16 +121,16 @@ func (w *Writers) next() *Conn {
 }
 
 func (w *Writers) run() {
-	buf := make([]byte, 0, 16<<10)
+	var bufs net.Buffers
 	for {
 		c := w.next()
 		if c == nil {
 			return
 		}
-		c.queued.Store(false)
-		buf = c.flushTakenOver(buf[:0])
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 16<<10)
+		c.scheduled.Store(false)
+		bufs = c.flushTakenOver(bufs[:0])
+		if cap(bufs) > 4096 {
+			bufs = nil
 		}
 	}
 }
@@ -138,46 +145,61 @@ const (
 	stallRetry = 50 * time.Millisecond
 )
 
-// flushTakenOver writes what is pending as one HTTP chunk, and ends the
-// response once the connection was closed. buf is the writer's scratch
-// space, returned for reuse.
-func (c *Conn) flushTakenOver(buf []byte) []byte {
+// flushTakenOver writes what is pending as one HTTP chunk with one vectored
+// write (the queued frames are written where they are, never copied), and
+// ends the response once the connection was closed. bufs is the writer's
+// scratch list, returned for reuse.
+func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	// One flush at a time per connection, so bytes go out in order.
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
-	data := c.take()
+	data, size := c.take()
 	c.mu.Lock()
 	if c.finished {
 		c.mu.Unlock()
 		c.giveBack(data)
-		return buf
+		return bufs
 	}
-	var final []byte
+	var final [][]byte
+	finalSize := 0
 	queueFinal := c.closed && !c.finalQueued
 	if queueFinal {
 		c.finalQueued = true
-		final = append(c.pending, c.final...)
-		c.pending, c.final = nil, nil
+		final, finalSize = c.queue, c.queued
+		if len(c.final) > 0 {
+			final = append(final, c.final)
+			finalSize += len(c.final)
+		}
+		c.queue, c.queued, c.final = nil, 0, nil
 	}
 	closing := c.finalQueued
-	dropped := c.endReason == protocol.ReasonTooSlow
-	buf = append(buf, c.inflight...)
+	cut := c.endReason == protocol.ReasonTooSlow
+	bufs = append(bufs, c.inflight...)
+	// What is being written still counts against max_pending, so that a
+	// burst delivered meanwhile is measured with it.
 	c.inflight = nil
+	c.inflightBytes += size
 	c.mu.Unlock()
 
-	buf = appendChunk(buf, data)
-	c.giveBack(data)
+	bufs = appendChunk(bufs, data, size)
 	if queueFinal {
-		buf = appendChunk(buf, final)
-		buf = append(buf, "0\r\n\r\n"...)
+		bufs = appendChunk(bufs, final, finalSize)
+		bufs = append(bufs, chunkEnd)
 	}
-	if len(buf) == 0 {
+	c.giveBack(data)
+	if len(bufs) == 0 {
 		if closing {
 			c.finish("")
 		}
-		return buf
+		return bufs
 	}
-	n, err := c.writeRaw(buf)
+	scratch := bufs
+	rest, err := c.writeRaw(bufs)
+	if err == nil {
+		c.mu.Lock()
+		c.inflightBytes = 0
+		c.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		c.stallSince = time.Time{}
@@ -189,24 +211,48 @@ func (c *Conn) flushTakenOver(buf []byte) []byte {
 		if c.stallSince.IsZero() {
 			c.stallSince = now
 		}
-		if dropped {
-			c.finish("") // counted when the queue overflowed
+		if cut {
+			c.abort("") // counted when the queue overflowed
 			break
 		}
 		if now.Sub(c.stallSince) > c.writeTimeout {
 			c.metrics.SlowClientDropped()
-			c.finish(protocol.ReasonTooSlow)
+			c.abort(protocol.ReasonTooSlow)
 			break
 		}
-		rest := append([]byte(nil), buf[n:]...)
+		// Keep the rest (references, not bytes) out of the scratch list.
+		kept := append(net.Buffers(nil), rest...)
+		n := 0
+		for _, b := range kept {
+			n += len(b)
+		}
 		c.mu.Lock()
-		c.inflight = rest
+		c.inflight, c.inflightBytes = kept, n
+		over := !closing && !c.fitsLocked(0)
 		c.mu.Unlock()
+		if over {
+			// A burst outgrew max_pending while the write was stalled.
+			c.metrics.SlowClientDropped()
+			c.abort(protocol.ReasonTooSlow)
+			break
+		}
 		time.AfterFunc(stallRetry, func() { c.writers.schedule(c) })
 	default:
 		c.finish("write_error")
 	}
-	return buf
+	clear(scratch)
+	return scratch[:0]
+}
+
+// abort ends a taken-over connection cut for slowness with a reset
+// (SO_LINGER 0): the kernel frees the unsent backlog at once instead of
+// trying to deliver stale events, and the client learns of the end now and
+// resumes from its last complete event.
+func (c *Conn) abort(reason string) {
+	if tc, ok := c.hijacked.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.finish(reason)
 }
 
 // finish ends a taken-over connection once: it closes the socket and runs
@@ -218,7 +264,7 @@ func (c *Conn) finish(reason string) {
 		return
 	}
 	c.finished = true
-	c.inflight = nil
+	c.inflight, c.inflightBytes = nil, 0
 	if reason != "" {
 		c.closeLocked(nil, reason)
 	}
@@ -232,33 +278,42 @@ func (c *Conn) finish(reason string) {
 // more is written but the chunked terminator (which may fail).
 func (c *Conn) closeQuietly(reason string) {
 	c.mu.Lock()
-	c.pending = nil
+	c.truncateLocked(0)
 	c.closeLocked(nil, reason)
 	c.mu.Unlock()
 	c.wake()
 }
 
-func appendChunk(dst, data []byte) []byte {
-	if len(data) == 0 {
+// chunkEnd ends a chunked response; crlf ends one chunk.
+var (
+	chunkEnd = []byte("0\r\n\r\n")
+	crlf     = []byte("\r\n")
+)
+
+// appendChunk adds data (size bytes in all) as one HTTP chunk.
+func appendChunk(dst net.Buffers, data [][]byte, size int) net.Buffers {
+	if size == 0 {
 		return dst
 	}
-	dst = strconv.AppendInt(dst, int64(len(data)), 16)
-	dst = append(dst, '\r', '\n')
+	hdr := strconv.AppendInt(make([]byte, 0, 18), int64(size), 16)
+	dst = append(dst, append(hdr, '\r', '\n'))
 	dst = append(dst, data...)
-	return append(dst, '\r', '\n')
+	return append(dst, crlf)
 }
 
-func (c *Conn) writeRaw(b []byte) (int, error) {
+// writeRaw writes bufs with one vectored write under a short deadline and
+// returns what is left unwritten.
+func (c *Conn) writeRaw(bufs net.Buffers) (net.Buffers, error) {
 	_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
-	n, err := c.hijacked.Write(b)
+	n, err := bufs.WriteTo(c.hijacked)
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		// Nothing written may only mean that this goroutine was descheduled
 		// past the deadline before the write started (a busy CPU), not that
 		// the socket is full: try once more before calling it a stall.
 		_ = c.hijacked.SetWriteDeadline(time.Now().Add(stallSlice))
-		n, err = c.hijacked.Write(b)
+		_, err = bufs.WriteTo(c.hijacked)
 	}
-	return n, err
+	return bufs, err
 }
 
 // peerClosed reports whether the client closed its side, without a read
@@ -297,6 +352,7 @@ func (c *Conn) peerClosed() bool {
 // pinger pings every taken-over connection with one interval from one
 // goroutine and one timer, and notices clients that went away.
 type pinger struct {
+	w        *Writers
 	interval time.Duration
 	stop     chan struct{}
 	mu       sync.Mutex
@@ -307,13 +363,13 @@ type pinger struct {
 // (nil when the pool is closed).
 func (w *Writers) addPing(c *Conn, interval time.Duration) *pinger {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	p := w.pingers[interval]
 	if p == nil && !w.closed {
-		p = &pinger{interval: interval, stop: make(chan struct{}), conns: make(map[*Conn]struct{})}
+		p = &pinger{w: w, interval: interval, stop: make(chan struct{}), conns: make(map[*Conn]struct{})}
 		w.pingers[interval] = p
 		go p.run(w)
 	}
-	w.mu.Unlock()
 	if p != nil {
 		p.mu.Lock()
 		p.conns[c] = struct{}{}
@@ -322,10 +378,29 @@ func (w *Writers) addPing(c *Conn, interval time.Duration) *pinger {
 	return p
 }
 
+// remove takes a connection off its pinger; the last one retires the
+// pinger (its goroutine and timer), so that reloads with changing
+// ping_interval values do not pile pingers up. Adding and retiring both
+// run under the pool's lock, so no connection joins a retired pinger.
 func (p *pinger) remove(c *Conn) {
+	w := p.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	p.mu.Lock()
 	delete(p.conns, c)
+	empty := len(p.conns) == 0
 	p.mu.Unlock()
+	if empty && !w.closed && w.pingers[p.interval] == p {
+		delete(w.pingers, p.interval)
+		close(p.stop)
+	}
+}
+
+// pingerCount is the number of live pingers.
+func (w *Writers) pingerCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pingers)
 }
 
 func (p *pinger) run(w *Writers) {
@@ -373,16 +448,20 @@ const (
 // over, the caller serves it on the handler path.
 func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason string)) takeOverResult {
 	rc := http.NewResponseController(w)
-	c.mu.Lock()
-	c.streaming = true // live messages that pile up meanwhile count against max_pending
-	c.mu.Unlock()
+	// The header and the backlog (bounded by max_pending) go out through
+	// net/http under the write timeout: a client that reads nothing must
+	// not hold this goroutine.
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
+	}
 	w.WriteHeader(http.StatusOK)
-	backlog := c.take()
-	if len(backlog) > 0 {
-		if _, err := w.Write(backlog); err != nil {
+	backlog, _ := c.take()
+	for _, b := range backlog {
+		if _, err := w.Write(b); err != nil {
 			return headerSent
 		}
 	}
+	c.giveBack(backlog)
 	if err := rc.Flush(); err != nil {
 		return headerSent
 	}
@@ -399,6 +478,13 @@ func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason stri
 		_ = brw.Writer.Flush()
 	}
 	_ = conn.SetDeadline(time.Time{})
+	if s.Opts.SendBuffer > 0 {
+		// What a client that stops reading pins in the kernel; the rest
+		// waits in the queue, where max_pending bounds it.
+		if tc, ok := conn.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = tc.SetWriteBuffer(s.Opts.SendBuffer)
+		}
+	}
 
 	// On the pinger and the close watch before any writer can see the
 	// connection, so that its end always finds it there.
@@ -414,9 +500,8 @@ func (s *Server) takeOver(w http.ResponseWriter, c *Conn, onEnd func(reason stri
 	c.pinger = p
 	c.writers = s.Writers
 	c.writeTimeout = s.Opts.WriteTimeout
-	c.streaming = true
 	c.onEndFn = onEnd
-	pending := len(c.pending) > 0 || c.closed
+	pending := len(c.queue) > 0 || c.closed
 	c.mu.Unlock()
 	if pending {
 		s.Writers.schedule(c)
