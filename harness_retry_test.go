@@ -83,3 +83,37 @@ func TestLoadCaddyMovesOffATakenPort(t *testing.T) {
 		}
 	}
 }
+
+// TestStartNodeMovesOffATakenPort: a node's port was free when picked but
+// another process bound it before the node's Caddy did. The node must be
+// started again on a fresh port instead of failing the test (or worse,
+// probing the other process).
+func TestStartNodeMovesOffATakenPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	var picks atomic.Int32
+	nodePort = func() int {
+		if picks.Add(1) == 1 {
+			return taken
+		}
+		return freePort()
+	}
+	defer func() { nodePort = freePort }()
+	n := startNode(t, "anycable_sse {\n\tpublic_streams\n}")
+	if n.port == taken || picks.Load() < 2 {
+		t.Fatalf("node on port %d after %d picks; %d was taken", n.port, picks.Load(), taken)
+	}
+	t.Logf("node on port %d after %d picks (%d taken)", n.port, picks.Load(), taken)
+	resp, err := http.Get(n.url("/events?stream=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the moved node answered %d", resp.StatusCode)
+	}
+}
