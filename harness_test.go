@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -73,18 +74,22 @@ func waitListening(t testing.TB) {
 }
 
 // doRetry sends a request, again on a fresh connection when the transport
-// fails before any response: right after a reload the old server may still
-// accept a connection and then close it unanswered. Only a request that is
-// safe to repeat is sent again after it may have reached the server (a GET
-// opens one more stream at worst); any other (a broadcast POST) is sent
-// again only when the connection was never made, since a server that read
-// it and then lost the connection has served it, and a second copy would
-// be a duplicate that the test would blame on the server.
+// fails before any response. Only a request that is safe to repeat (a GET:
+// one more stream opened at worst) is sent again whatever the failure. Any
+// other (a broadcast POST) is sent again only when the server cannot have
+// served it: the dial failed, or the request went out on a kept-alive
+// connection that the server closed as idle (a reload or shutdown closes
+// idle connections; a Go server never drops one it has started reading a
+// request from without answering). A fresh connection closed unanswered is
+// not retried: the server may have read the broadcast and published it, and
+// a second copy would be a duplicate that the test would blame on the
+// module.
 func doRetry(req *http.Request, body string) (*http.Response, error) {
 	var err error
+	reused := false
 	for attempt := 0; attempt < 5; attempt++ {
 		if attempt > 0 {
-			if !safeToResend(req.Method, err) {
+			if !safeToResend(req.Method, reused, err) {
 				return nil, err
 			}
 			http.DefaultClient.CloseIdleConnections()
@@ -93,8 +98,10 @@ func doRetry(req *http.Request, body string) (*http.Response, error) {
 				req.Body = io.NopCloser(strings.NewReader(body))
 			}
 		}
+		reused = false
+		trace := &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) { reused = c.Reused }}
 		var resp *http.Response
-		resp, err = http.DefaultClient.Do(req)
+		resp, err = http.DefaultClient.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 		if err == nil {
 			return resp, nil
 		}
@@ -106,10 +113,11 @@ func doRetry(req *http.Request, body string) (*http.Response, error) {
 }
 
 // safeToResend tells whether a request that failed with err may be sent
-// again: a GET or HEAD always, anything else only if it never left (the
-// dial failed).
-func safeToResend(method string, err error) bool {
-	if method == http.MethodGet || method == http.MethodHead {
+// again: a GET or HEAD always, anything else only if it never reached a
+// server that could serve it (the dial failed, or a kept-alive connection
+// was closed as idle).
+func safeToResend(method string, reused bool, err error) bool {
+	if method == http.MethodGet || method == http.MethodHead || reused {
 		return true
 	}
 	var op *net.OpError
