@@ -232,7 +232,12 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 	)
 	var wg sync.WaitGroup
 	var reconnects, delivered atomic.Int64
-	stop := make(chan struct{})
+	giveUp := make(chan struct{})
+	// Publishing starts once every client is subscribed: a first connect
+	// starts live, and one landing after the last broadcast would see
+	// nothing.
+	var ready sync.WaitGroup
+	ready.Add(clients)
 	type result struct {
 		seen map[string][]int
 	}
@@ -247,6 +252,33 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 				query = "channel=Two" // a channel streaming from r0 and r1: multi-stream ids
 			}
 			lastID := ""
+			// A client is done once it has the last message of each of its
+			// streams (order and gaps are checked afterwards). It keeps
+			// dropping and resuming until then, however long a resume takes
+			// on a busy machine: a client still reconnecting when the
+			// publishers finish is late, not lost. giveUp only bounds a
+			// client that never completes, which the checks then report.
+			want := []string{"r" + strconv.Itoa(i%streams)}
+			if i%4 == 3 {
+				want = []string{"r0", "r1"}
+			}
+			complete := func() bool {
+				for _, key := range want {
+					got := results[i].seen[key]
+					if len(got) == 0 || got[len(got)-1] != perStream {
+						return false
+					}
+				}
+				return true
+			}
+			subscribed := false
+			markReady := func() {
+				if !subscribed {
+					subscribed = true
+					ready.Done()
+				}
+			}
+			defer markReady()
 			for {
 				h := http.Header{}
 				if lastID != "" {
@@ -268,6 +300,9 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 						if ev.Event == "reject_history" {
 							t.Errorf("client %d: history rejected", i)
 						}
+						// The stream answered (a confirmation, or a
+						// ping where a channel sends none): subscribed.
+						markReady()
 						if ev.Event != "" || ev.Comment {
 							continue
 						}
@@ -280,36 +315,28 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 						results[i].seen[key] = append(results[i].seen[key], n)
 						delivered.Add(1)
 						lastID = ev.ID
+						if complete() {
+							c.Close()
+							return
+						}
 					case <-deadline:
 						break read
-					case <-stop:
-						// Drain what is already on the wire, then stop.
-						for {
-							select {
-							case ev, ok := <-c.events:
-								if !ok || ev.Event != "" || ev.Comment {
-									if !ok {
-										c.Close()
-										return
-									}
-									continue
-								}
-								var s, n int
-								fmt.Sscanf(ev.Data, `{"n":%d,"s":%d}`, &n, &s)
-								key := "r" + strconv.Itoa(s)
-								results[i].seen[key] = append(results[i].seen[key], n)
-								delivered.Add(1)
-							case <-time.After(500 * time.Millisecond):
-								c.Close()
-								return
-							}
-						}
+					case <-giveUp:
+						c.Close()
+						return
 					}
 				}
 				c.Close()
 				reconnects.Add(1)
 			}
 		}(i)
+	}
+	allReady := make(chan struct{})
+	go func() { ready.Wait(); close(allReady) }()
+	select {
+	case <-allReady:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the clients did not subscribe within 30 s")
 	}
 	// Publish from several goroutines, one per stream, in order per stream.
 	var pwg sync.WaitGroup
@@ -324,9 +351,14 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 		}(s)
 	}
 	pwg.Wait()
-	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	clientsDone := make(chan struct{})
+	go func() { wg.Wait(); close(clientsDone) }()
+	select {
+	case <-clientsDone:
+	case <-time.After(30 * time.Second):
+		close(giveUp)
+		<-clientsDone
+	}
 
 	lost, dups, disorder := 0, 0, 0
 	for i, r := range results {

@@ -181,18 +181,23 @@ func TestHTTP10StreamIsNotChunked(t *testing.T) {
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "GET /events?stream=h10 HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", testPort)
-	time.Sleep(200 * time.Millisecond)
-	mustBroadcast(t, testKey, `{"stream":"h10","data":"hello"}`)
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got := ""
 	buf := make([]byte, 4096)
-	for !strings.Contains(got, "data: hello\n") {
-		n, err := c.Read(buf)
-		if err != nil {
-			t.Fatalf("%v after %q", err, got)
+	readUntil := func(want string) {
+		for !strings.Contains(got, want) {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("%v after %q", err, got)
+			}
+			got += string(buf[:n])
 		}
-		got += string(buf[:n])
 	}
+	// Broadcast once subscribed (a fixed pause could be too short on a
+	// busy machine, and the message would go to nobody).
+	readUntil("event: confirm_subscription\n")
+	mustBroadcast(t, testKey, `{"stream":"h10","data":"hello"}`)
+	readUntil("data: hello\n")
 	body := got[strings.Index(got, "\r\n\r\n")+4:]
 	if !strings.HasPrefix(body, "event: welcome\n") {
 		t.Fatalf("HTTP/1.0 body is not plain SSE: %q", body)

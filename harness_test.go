@@ -6,10 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,7 +24,9 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-// testPort is where the in-process Caddy listens; picked once per test binary.
+// testPort is where the in-process Caddy listens; picked once per test
+// binary, and again by loadOnTestPort if another process took it before
+// Caddy bound it.
 var testPort = freePort()
 
 func freePort() int {
@@ -70,20 +74,34 @@ func waitListening(t testing.TB) {
 }
 
 // doRetry sends a request, again on a fresh connection when the transport
-// fails before any response: right after a reload the old server may still
-// accept a connection and then close it unanswered (it served nothing).
+// fails before any response. Only a request that is safe to repeat (a GET:
+// one more stream opened at worst) is sent again whatever the failure. Any
+// other (a broadcast POST) is sent again only when the server cannot have
+// served it: the dial failed, or the request went out on a kept-alive
+// connection that the server closed as idle (a reload or shutdown closes
+// idle connections; a Go server never drops one it has started reading a
+// request from without answering). A fresh connection closed unanswered is
+// not retried: the server may have read the broadcast and published it, and
+// a second copy would be a duplicate that the test would blame on the
+// module.
 func doRetry(req *http.Request, body string) (*http.Response, error) {
 	var err error
+	reused := false
 	for attempt := 0; attempt < 5; attempt++ {
 		if attempt > 0 {
+			if !safeToResend(req.Method, reused, err) {
+				return nil, err
+			}
 			http.DefaultClient.CloseIdleConnections()
 			time.Sleep(50 * time.Millisecond)
 			if body != "" {
 				req.Body = io.NopCloser(strings.NewReader(body))
 			}
 		}
+		reused = false
+		trace := &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) { reused = c.Reused }}
 		var resp *http.Response
-		resp, err = http.DefaultClient.Do(req)
+		resp, err = http.DefaultClient.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 		if err == nil {
 			return resp, nil
 		}
@@ -92,6 +110,18 @@ func doRetry(req *http.Request, body string) (*http.Response, error) {
 		}
 	}
 	return nil, err
+}
+
+// safeToResend tells whether a request that failed with err may be sent
+// again: a GET or HEAD always, anything else only if it never reached a
+// server that could serve it (the dial failed, or a kept-alive connection
+// was closed as idle).
+func safeToResend(method string, reused bool, err error) bool {
+	if method == http.MethodGet || method == http.MethodHead || reused {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // event is one parsed SSE event.
@@ -294,7 +324,8 @@ func mustBroadcast(t testing.TB, key, body string) {
 // loadCaddyWithGlobal is loadCaddy with extra global options.
 func loadCaddyWithGlobal(t testing.TB, global, site string) {
 	t.Helper()
-	cf := fmt.Sprintf(`{
+	caddyfile := func(port int) string {
+		return fmt.Sprintf(`{
 	admin off
 	auto_https off
 	persist_config off
@@ -304,15 +335,36 @@ func loadCaddyWithGlobal(t testing.TB, global, site string) {
 http://127.0.0.1:%d {
 %s
 }
-`, global, testPort, site)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		t.Fatalf("adapting Caddyfile: %v\n%s", err, cf)
+`, global, port, site)
 	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading config: %v", err)
+	if err := loadOnTestPort(caddyfile); err != nil {
+		t.Fatal(err)
 	}
 	waitListening(t)
+}
+
+// loadOnTestPort adapts the Caddyfile that caddyfile writes for testPort
+// and loads it. freePort releases the port it picks, so another process
+// may bind it before Caddy does: then the load fails on the bind, and it
+// is tried again on a fresh port. That can only happen before Caddy first
+// listened (a reload keeps Caddy's listener), so no test holds the old
+// port. Adapt and load errors are returned, wrapped.
+func loadOnTestPort(caddyfile func(port int) string) error {
+	for attempt := 0; ; attempt++ {
+		cf := caddyfile(testPort)
+		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+		if err != nil {
+			return fmt.Errorf("adapting Caddyfile: %w\n%s", err, cf)
+		}
+		err = caddy.Load(cfg, true)
+		if err == nil || attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
+			if err != nil {
+				return fmt.Errorf("loading config: %w", err)
+			}
+			return nil
+		}
+		testPort = freePort()
+	}
 }
 
 func emptyKeySig(b64 string) string {

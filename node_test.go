@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,13 +64,36 @@ func startNode(t testing.TB, site string) *node {
 	return startNodeLogging(t, "WARN", site)
 }
 
-// startNodeLogging is startNode with Caddy's log level.
+var nodeSeq atomic.Int64
+
+// nodePort picks a node's port; a test replaces it to hand out a taken one.
+var nodePort = freePort
+
+// startNodeLogging is startNode with Caddy's log level. The port is free
+// when picked but released until Caddy binds it: if another process took
+// it meanwhile, the node is started again on a fresh port.
 func startNodeLogging(t testing.TB, level, site string) *node {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		n, taken := tryStartNode(t, level, site)
+		if !taken {
+			return n
+		}
+		if attempt == 4 {
+			t.Fatalf("caddy could not bind a free port:\n%s", n.Logs())
+		}
+	}
+}
+
+// tryStartNode starts the node; taken reports that the port was bound by
+// another process before Caddy could bind it.
+func tryStartNode(t testing.TB, level, site string) (n *node, taken bool) {
 	t.Helper()
 	bin := buildCaddy(t)
 	dir := t.TempDir()
-	n := &node{t: t, port: freePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
+	n = &node{t: t, port: nodePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
 	cf := filepath.Join(dir, "Caddyfile")
+	token := fmt.Sprintf("node-%d-%d", os.Getpid(), nodeSeq.Add(1))
 	os.WriteFile(cf, []byte(fmt.Sprintf(`{
 	admin off
 	auto_https off
@@ -79,16 +103,19 @@ func startNodeLogging(t testing.TB, level, site string) *node {
 	}
 }
 http://127.0.0.1:%d {
+	header /__probe X-Test-Node %s
 %s
 }
-`, level, n.port, site)), 0o644)
+`, level, n.port, token, site)), 0o644)
 	n.cmd = exec.Command(bin, "run", "--config", cf)
 	n.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logged := make(chan struct{})
 	go func() {
+		defer close(logged)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			n.mu.Lock()
@@ -96,17 +123,28 @@ http://127.0.0.1:%d {
 			n.mu.Unlock()
 		}
 	}()
-	go func() { n.exited <- n.cmd.Wait() }()
+	// Wait closes the pipe: only once every line was read, so that the
+	// reason of an exit is in the logs.
+	go func() { <-logged; n.exited <- n.cmd.Wait() }()
 	t.Cleanup(n.kill)
+	// The probe must be answered by this node, not by whatever else
+	// listens on the port (the token says so), and must not wait forever
+	// on a listener that never answers.
+	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(n.url("/__probe"))
+		resp, err := probe.Get(n.url("/__probe"))
 		if err == nil {
 			resp.Body.Close()
-			return n
+			if resp.Header.Get("X-Test-Node") == token {
+				return n, false
+			}
 		}
 		select {
 		case err := <-n.exited:
+			if strings.Contains(n.Logs(), "address already in use") {
+				return n, true
+			}
 			t.Fatalf("caddy exited: %v\n%s", err, n.Logs())
 		default:
 		}

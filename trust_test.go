@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -47,12 +46,9 @@ func init() {
 // instead of failing; the running config stays when loading fails.
 func tryLoadCaddy(t *testing.T, global, site string) error {
 	t.Helper()
-	cf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n\tgrace_period 1s\n\t%s\n}\nhttp://127.0.0.1:%d {\n%s\n}\n", global, testPort, site)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		return err
-	}
-	if err := caddy.Load(cfg, true); err != nil {
+	if err := loadOnTestPort(func(port int) string {
+		return fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n\tgrace_period 1s\n\t%s\n}\nhttp://127.0.0.1:%d {\n%s\n}\n", global, port, site)
+	}); err != nil {
 		return err
 	}
 	waitListening(t)

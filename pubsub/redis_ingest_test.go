@@ -97,7 +97,10 @@ func TestRedisxExactlyOnceAcrossTwoIngesters(t *testing.T) {
 	eventually(t, 5*time.Second, "the stream emptied", func() bool {
 		return srv.Admin.XLen(context.Background(), "__anycable__").Val() == 0
 	})
-	time.Sleep(100 * time.Millisecond)
+	// Stop returns once the ingester's goroutine ended: no handler call (a
+	// duplicate claimed by the other node included) can come after it.
+	a.Stop()
+	b.Stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	perNode := map[string]int{}
@@ -256,14 +259,15 @@ func TestRedisxRetryDoesNotPublishTwice(t *testing.T) {
 		}
 		return nil
 	}
-	newStreamIngester(t, srv, StreamIngesterOptions{ClaimIdle: 200 * time.Millisecond}, handler)
+	in := newStreamIngester(t, srv, StreamIngesterOptions{ClaimIdle: 200 * time.Millisecond}, handler)
 	waitGroup(t, srv, "__anycable__")
 	railsXAdd(t, srv, "__anycable__", "payload", "hello")
 	eventually(t, 5*time.Second, "the retry", func() bool { return attempts.Load() == 2 })
 	eventually(t, 5*time.Second, "the entry deleted", func() bool {
 		return srv.Admin.XLen(context.Background(), "__anycable__").Val() == 0
 	})
-	time.Sleep(100 * time.Millisecond)
+	in.Stop()                    // no handler runs after it
+	barrierBroker(t, b, "s", &c) // a delivered duplicate would precede it
 	if top := snapshot(t, b, "s", HistoryRequest{}).Top.Offset; top != 1 {
 		t.Fatalf("stream top %d after a retried entry, want 1", top)
 	}

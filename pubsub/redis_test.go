@@ -229,7 +229,7 @@ func TestRedisIdempotentPublish(t *testing.T) {
 		t.Fatalf("second key %d, other stream %d", m3.Offset, o.Offset)
 	}
 	eventually(t, 5*time.Second, "deliveries", func() bool { return c.len() >= 3 })
-	time.Sleep(50 * time.Millisecond)
+	barrierBroker(t, b, "s", &c) // a delivered duplicate of "s" would precede it
 	if n := c.len(); n != 3 {
 		t.Fatalf("%d deliveries, want 3 (the duplicate must not be delivered)", n)
 	}
@@ -345,7 +345,7 @@ func TestRedisTwoNodes(t *testing.T) {
 			return len(r.got) >= 21
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	barrierHub(t, ha, "room", ra, rb) // a duplicate would precede it
 	for _, r := range []*recSub{ra, rb} {
 		r.mu.Lock()
 		got := slices.Clone(r.got)

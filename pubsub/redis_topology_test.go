@@ -95,13 +95,16 @@ func (tp *topology) nodes(t *testing.T, o RedisOptions) ([2]*RedisBroker, [2]*Hu
 	return bs, hs
 }
 
-// checkHealthy fails if a broker's bus readers are failing, or had to
-// resynchronise or saw offsets go back. (A read error alone, such as a
-// blocking read outliving its deadline on a loaded machine, is harmless.)
+// checkHealthy fails if a broker's bus readers do not come back to health,
+// or had to resynchronise or saw offsets go back. (A read error alone, such
+// as a blocking read outliving its deadline on a loaded machine, is
+// harmless: the reader is "failing" until its next read succeeds, so the
+// gauge is awaited, not sampled.)
 func checkHealthy(t *testing.T, bs ...*RedisBroker) {
 	t.Helper()
 	for i, b := range bs {
-		if st := b.Stats(); st.FailingReaders != 0 || st.Resyncs != 0 || st.Regressions != 0 {
+		eventually(t, 10*time.Second, fmt.Sprintf("broker %d's readers healthy", i), func() bool { return b.Stats().FailingReaders == 0 })
+		if st := b.Stats(); st.Resyncs != 0 || st.Regressions != 0 {
 			t.Errorf("broker %d: %+v", i, st)
 		}
 	}
@@ -183,7 +186,9 @@ func topologyTwoNodes(t *testing.T, tp *topology) {
 			waitGot(t, r, perStream+1)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // a duplicate would arrive now
+	for i, st := range streams {
+		barrierHub(t, hs[i%2], st, recs[i][:]...) // a duplicate would precede it
+	}
 	for i, st := range streams {
 		epoch := pubs[i][0].Epoch
 		for k, m := range pubs[i] {
@@ -322,7 +327,7 @@ func topologyIdempotency(t *testing.T, tp *topology) {
 	}
 	m2 := pub(t, hs[1], Publication{Stream: "idem", Data: "next"})
 	waitGot(t, r, 2)
-	time.Sleep(100 * time.Millisecond)
+	barrierHub(t, hs[1], "idem", r) // a duplicate would precede it
 	if got := r.offsets(); !slices.Equal(got, []uint64{1, 2}) || m2.Offset != 2 {
 		t.Fatalf("deliveries %v, next publish %d", got, m2.Offset)
 	}
@@ -398,7 +403,16 @@ func topologyIngester(t *testing.T, tp *topology) {
 		}
 	}
 	eventually(t, 5*time.Second, "the stream emptied", func() bool { return tp.admin.XLen(ctx, key).Val() == 0 })
-	time.Sleep(100 * time.Millisecond)
+	// No handler runs once both ingesters stopped, and a publish it made
+	// is delivered before the barrier's marker.
+	for _, in := range ins {
+		if err := in.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range recs {
+		barrierHub(t, hs[i%2], fmt.Sprintf("rx-%d", i), recs[i][:]...)
+	}
 	for _, p := range payloads {
 		c, ok := handled.Load(p)
 		if !ok || c.(*atomic.Int32).Load() != 1 {
@@ -420,11 +434,6 @@ func topologyIngester(t *testing.T, tp *topology) {
 	}
 	for i, s := range subs {
 		hs[i%2].Leave(s)
-	}
-	for _, in := range ins {
-		if err := in.Stop(); err != nil {
-			t.Fatal(err)
-		}
 	}
 	t.Logf("%d entries on %s: %d handled by node A, %d by node B", n, tp.serverOf(key).Addr(), perNode[0].Load(), perNode[1].Load())
 	checkHealthy(t, bs[:]...)
@@ -471,7 +480,9 @@ func topologyLostReply(t *testing.T, tp *topology) {
 	if !errors.Is(serr, ErrUnavailable) {
 		t.Fatalf("snapshot of a frozen Redis: %v", serr)
 	}
-	if took > block+block/2 || stook > block+block/2 {
+	// The bound says "BlockTimeout, not go-redis's 3 s default or never",
+	// with room for a busy machine; retries are caught by the top below.
+	if took > 5*block || stook > 5*block {
 		t.Errorf("a frozen Redis failed a publish after %v, a snapshot after %v (block %v)", took, stook, block)
 	}
 	t.Logf("a frozen Redis failed a publish after %v, a snapshot after %v",
@@ -484,12 +495,14 @@ func topologyLostReply(t *testing.T, tp *topology) {
 		return s.Top.Offset
 	}
 	eventually(t, 5*time.Second, "the timed-out publish to run", func() bool { return top() >= warm+1 })
-	time.Sleep(300 * time.Millisecond)
+	// Every copy of the timed-out publish was sent while Redis was frozen:
+	// it had them in its socket buffers when it resumed and ran them before
+	// anything sent after the thaw, such as the marker of this barrier. So
+	// once the marker is in, the top and the deliveries are final.
+	barrierHub(t, hs[0], "lost", r)
 	if n := top(); n != warm+1 {
 		t.Fatalf("top %d: the timed-out publish ran %d times", n, n-warm)
 	}
-	waitGot(t, r, warm+1)
-	time.Sleep(50 * time.Millisecond)
 	if got := r.offsets(); !slices.Equal(got, seq(1, warm+1)) {
 		t.Fatalf("deliveries %v", got)
 	}
@@ -542,7 +555,7 @@ func topologyResharding(t *testing.T, tp *topology) {
 	for _, r := range recs {
 		waitGot(t, r, 10)
 	}
-	time.Sleep(100 * time.Millisecond)
+	barrierHub(t, hs[0], st, recs[:]...) // a duplicate would precede it
 	for _, r := range recs {
 		if got := r.messages(); len(got) != 10 {
 			t.Fatalf("%s got %v", r.sid, offsets(got))
@@ -562,10 +575,8 @@ func topologyResharding(t *testing.T, tp *topology) {
 		if s.Status != Recovered || !slices.Equal(offsets(s.Messages), seq(4, 10)) {
 			t.Fatalf("node %d: recovery after the move: %v %q %v", n, s.Status, s.Reason, offsets(s.Messages))
 		}
+		checkHealthy(t, b)
 		st := b.Stats()
-		if st.FailingReaders != 0 || st.Resyncs != 0 || st.Regressions != 0 {
-			t.Fatalf("node %d: %+v", n, st)
-		}
 		t.Logf("node %d: %d bus read errors while the slot moved", n, st.BusErrors)
 	}
 	for n, h := range hs {

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -51,6 +52,9 @@ type Server struct {
 	cmd    *exec.Cmd
 	waited chan struct{}
 	frozen bool
+	// started is set once the server ran: from then on its port is fixed
+	// (clients reconnect to it after a restart).
+	started bool
 
 	// Admin is a client for the test's own commands.
 	Admin *redis.Client
@@ -99,12 +103,16 @@ func freePorts(t testing.TB, n int) []int {
 // the cleanup that closes it and kills the server; it runs before the
 // first Start, so that a test failing halfway leaves no process behind.
 func (s *Server) startAdmin() {
-	s.Admin = redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DisableIdentity: true, ContextTimeoutEnabled: true,
-		ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
+	s.Admin = newAdmin(s.Addr())
 	s.t.Cleanup(func() {
 		s.Admin.Close()
 		s.Kill()
 	})
+}
+
+func newAdmin(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true, ContextTimeoutEnabled: true,
+		ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
 }
 
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
@@ -120,14 +128,21 @@ func (s *Server) Start() {
 	}
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
+		if attempt > 0 && !s.started && s.conf == "" && len(s.extra) == 0 {
+			// The port was free when picked, but another process may have
+			// bound it since: a plain server that never ran takes another.
+			s.port = freePorts(s.t, 1)[0]
+			s.Admin.Close()
+			s.Admin = newAdmin(s.Addr())
+		}
 		cmd := exec.Command(s.bin, s.args()...)
 		if err = cmd.Start(); err != nil {
 			s.t.Fatalf("starting redis-server: %v", err)
 		}
 		waited := make(chan struct{})
 		go func() { cmd.Wait(); close(waited) }()
-		if err = waitPing(s.Addr(), waited, 5*time.Second); err == nil {
-			s.cmd, s.waited = cmd, waited
+		if err = waitPing(s.Addr(), cmd.Process.Pid, waited, 5*time.Second); err == nil {
+			s.cmd, s.waited, s.started = cmd, waited, true
 			return
 		}
 		cmd.Process.Kill()
@@ -155,8 +170,11 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-// waitPing polls the server with a raw PING until it answers PONG.
-func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
+// waitPing polls the server with a raw PING until it answers PONG, and
+// then checks that the process answering is pid: another process (another
+// test binary's redis-server) may have taken the port, and a test must
+// never run against a server it does not own.
+func waitPing(addr string, pid int, exited <-chan struct{}, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var err error
 	for time.Now().Before(deadline) {
@@ -171,13 +189,16 @@ func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error 
 			c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 			_, err = c.Write([]byte("PING\r\n"))
 			var line string
+			br := bufio.NewReader(c)
 			if err == nil {
-				line, err = bufio.NewReader(c).ReadString('\n')
+				line, err = br.ReadString('\n')
+			}
+			if err == nil && strings.HasPrefix(line, "+PONG") {
+				err = checkPid(c, br, pid)
+				c.Close()
+				return err
 			}
 			c.Close()
-			if err == nil && strings.HasPrefix(line, "+PONG") {
-				return nil
-			}
 			if err == nil {
 				err = fmt.Errorf("PING answered %q", line)
 			}
@@ -185,6 +206,30 @@ func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error 
 		time.Sleep(20 * time.Millisecond)
 	}
 	return err
+}
+
+// checkPid asks the server on c for its process id (INFO server, which
+// Sentinel answers too) and fails unless it is pid.
+func checkPid(c net.Conn, br *bufio.Reader, pid int) error {
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return err
+	}
+	head, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if !strings.HasPrefix(head, "$") || err != nil {
+		return fmt.Errorf("INFO server answered %q", head)
+	}
+	body := make([]byte, n+2)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return err
+	}
+	if !strings.Contains(string(body), "process_id:"+strconv.Itoa(pid)+"\r\n") {
+		return fmt.Errorf("the port is served by another process, not redis-server %d", pid)
+	}
+	return nil
 }
 
 func (s *Server) signal(sig syscall.Signal) {
