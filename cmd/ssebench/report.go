@@ -210,7 +210,7 @@ var rows = []row{
 		}
 		return fmt.Sprintf("%s → %s", mib(r.ServerRSSBeforeKiB), mib(r.ServerRSSAfterKiB))
 	}},
-	{"Server RSS per connection (stream with -h2c)", func(r *Result) string {
+	{"Server RSS per connection (stream with -h2c, -h2, -h3)", func(r *Result) string {
 		if !measured(r) {
 			return "n/a"
 		}
