@@ -315,6 +315,7 @@ func (o *options) validate() error {
 			fmt.Fprintf(os.Stderr, "ssebench: %d streams per TCP connection: above the 250 concurrent streams Go's HTTP/2 server (Caddy, the floor) allows, the rest wait for a slot until -connect-timeout; raise -h2conns\n", per)
 		}
 	}
+	warnH3StreamLimit(o)
 	return nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
@@ -213,5 +215,21 @@ func freeTCPUDPPort() int {
 		if i > 100 {
 			return 0
 		}
+	}
+}
+
+// h3StreamsPerConn is quic-go's default limit of concurrent streams a peer
+// may open on one QUIC connection, which Caddy and the floor keep.
+const h3StreamsPerConn = 100
+
+// warnH3StreamLimit warns when -h3 puts more streams on one QUIC connection
+// than the server accepts at once.
+func warnH3StreamLimit(o *options) {
+	if !o.h3 {
+		return
+	}
+	c := o.config("", &url.URL{}, 0)
+	if per := (o.conns + c.h2ConnCount() - 1) / c.h2ConnCount(); per > h3StreamsPerConn {
+		fmt.Fprintf(os.Stderr, "ssebench: %d streams per QUIC connection: above the %d concurrent streams quic-go (Caddy, the floor) allows, the rest wait for a slot until -connect-timeout; raise -h2conns\n", per, h3StreamsPerConn)
 	}
 }
