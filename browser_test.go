@@ -448,11 +448,12 @@ func (o *browserOutput) String() string {
 	return s
 }
 
-func startBrowser(t *testing.T) *browser {
+// startBrowser starts Chromium with the common flags and any extra ones.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	dataDir := t.TempDir() // removed after the cleanup below has ended Chromium
 	out := &browserOutput{}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browserExecPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -468,7 +469,8 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(dataDir),
 		chromedp.WindowSize(1200, 900),
 		chromedp.CombinedOutput(out),
-	)
+	}, extra...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &browser{ctx: ctx, dataDir: dataDir, output: out}
 	t.Cleanup(func() {
@@ -554,6 +556,7 @@ type browserRequest struct {
 	URL         string
 	LastEventID string
 	Status      int64
+	Protocol    string // as the browser negotiated it: "http/1.1", "h2", "h3"
 }
 
 func (b *browser) newTab(t *testing.T) *browserTab {
@@ -595,6 +598,7 @@ func (tab *browserTab) observe(ev any) {
 	case *network.EventResponseReceived:
 		if r := tab.byID[ev.RequestID]; r != nil {
 			r.Status = ev.Response.Status
+			r.Protocol = ev.Response.Protocol
 		}
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails

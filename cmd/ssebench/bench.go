@@ -58,6 +58,11 @@ type Config struct {
 	// 100 streams.
 	H2C     bool
 	H2Conns int
+
+	// TLS is "" (plaintext), "tls" (HTTP/1.1 over TLS), "h2" (HTTP/2 over
+	// TLS, multiplexed like H2C) or "h3" (HTTP/3, multiplexed over H2Conns
+	// QUIC connections). See tls.go.
+	TLS string
 }
 
 // h2StreamsPerConn is the default streams per TCP connection with H2C, below
@@ -66,7 +71,7 @@ const h2StreamsPerConn = 100
 
 // h2ConnCount is the TCP connections a run with H2C uses.
 func (c *Config) h2ConnCount() int {
-	if !c.H2C {
+	if !c.multiplexed() {
 		return 0
 	}
 	n := c.H2Conns
@@ -92,8 +97,8 @@ type runner struct {
 	confirmed []atomic.Bool
 	wg        sync.WaitGroup
 	clients   []*client
-	// h2 holds one HTTP/2 transport per TCP connection when H2C is set.
-	h2 []*http.Transport
+	// h2 holds one transport per shared connection when multiplexed.
+	h2 []streamTransport
 }
 
 type readyMsg struct {
@@ -180,10 +185,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := newResult(cfg)
 	res.RunID = r.runID
-	if cfg.H2C {
-		r.h2 = make([]*http.Transport, cfg.h2ConnCount())
+	if cfg.multiplexed() {
+		r.h2 = make([]streamTransport, cfg.h2ConnCount())
 		for i := range r.h2 {
-			r.h2[i] = newH2CTransport(cfg.ConnectTimeout)
+			r.h2[i] = newStreamTransport(&cfg)
 		}
 		res.H2Conns = len(r.h2)
 		defer func() {
@@ -210,10 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cpuConn0, _ := serverCPU(cfg.Pid)
 	connStart := time.Now()
-	if cfg.H2C {
-		r.logf("opening %d h2c streams over %d TCP connections, %d SSE streams, to %s%s", cfg.Conns, len(r.h2), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+	if cfg.multiplexed() {
+		r.logf("opening %d %s streams over %d connections, %d SSE streams, to %s%s", cfg.Conns, cfg.modeName(), len(r.h2), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
 	} else {
-		r.logf("opening %d connections over %d streams to %s%s", cfg.Conns, cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+		r.logf("opening %d %s connections over %d streams to %s%s", cfg.Conns, cfg.modeName(), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
 	}
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	r.wg.Add(1)
@@ -414,7 +419,7 @@ func (r *runner) spawn(ctx context.Context, sem chan struct{}) {
 			return
 		}
 		r.wg.Add(1)
-		if r.cfg.H2C {
+		if r.cfg.multiplexed() {
 			go r.clients[i].runH2(ctx, r, sem, r.h2[i%len(r.h2)])
 		} else {
 			go r.clients[i].run(ctx, r, sem)
@@ -461,6 +466,14 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	_ = conn.SetDeadline(start.Add(r.cfg.ConnectTimeout))
+	rw := conn // what the request and response go over: conn or TLS on it
+	if r.cfg.TLS == tlsH1 {
+		if rw, err = tlsClient(ctx, conn, r.cfg.Base.Hostname()); err != nil {
+			c.endErr = errClass(err)
+			signal(0, "TLS handshake: "+c.endErr)
+			return
+		}
+	}
 
 	var req []byte
 	req = append(req, "GET "...)
@@ -470,12 +483,12 @@ func (c *client) run(ctx context.Context, r *runner, sem chan struct{}) {
 	req = append(req, " HTTP/1.1\r\nHost: "...)
 	req = append(req, r.host...)
 	req = append(req, "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n\r\n"...)
-	if _, err := conn.Write(req); err != nil {
+	if _, err := rw.Write(req); err != nil {
 		c.endErr = errClass(err)
 		signal(0, c.endErr)
 		return
 	}
-	br := bufio.NewReaderSize(conn, r.cfg.ReadBuffer)
+	br := bufio.NewReaderSize(rw, r.cfg.ReadBuffer)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		c.endErr = errClass(err)
@@ -559,7 +572,7 @@ func newH2CTransport(dialTimeout time.Duration) *http.Transport {
 
 // runH2 is one connection's life as an HTTP/2 stream on tr: request,
 // response head, then events until the run closes it.
-func (c *client) runH2(ctx context.Context, r *runner, sem chan struct{}, tr *http.Transport) {
+func (c *client) runH2(ctx context.Context, r *runner, sem chan struct{}, tr streamTransport) {
 	defer r.wg.Done()
 	signal, ensure := c.readySignal(r, sem)
 	defer ensure()
@@ -595,8 +608,8 @@ func (c *client) runH2(ctx context.Context, r *runner, sem chan struct{}, tr *ht
 		return
 	}
 	defer resp.Body.Close()
-	if resp.ProtoMajor != 2 {
-		signal(0, "response is "+resp.Proto+", not HTTP/2")
+	if resp.ProtoMajor != r.cfg.protoMajor() {
+		signal(0, "response is "+resp.Proto+", not "+r.cfg.modeName())
 		return
 	}
 	if reason := checkResponse(resp); reason != "" {

@@ -317,7 +317,9 @@ func (f *floorServer) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 // runFloorServer is -mode floor-server: serve on listen, print
 // "LISTEN <addr>" on stdout, and stop when stdin closes (the parent is
 // gone), on SIGINT/SIGTERM, or after d.
-func runFloorServer(listen, key string, ping, d time.Duration) error {
+// With tlsOn it serves HTTP/1.1 and HTTP/2 over TLS, and HTTP/3 on the
+// same port number (serveFloorTLS).
+func runFloorServer(listen, key string, ping, d time.Duration, tlsOn bool) error {
 	if _, err := raiseNoFile(1 << 20); err != nil {
 		fmt.Fprintln(os.Stderr, "floor: raising RLIMIT_NOFILE:", err)
 	}
@@ -342,8 +344,16 @@ func runFloorServer(listen, key string, ping, d time.Duration) error {
 		_, _ = io.Copy(io.Discard, os.Stdin) // returns when the parent closes it or dies
 		cancel()
 	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	if tlsOn {
+		closeH3, err := serveFloorTLS(srv, ln, errc)
+		if err != nil {
+			return err
+		}
+		defer closeH3()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -382,13 +392,17 @@ type floorProcess struct {
 
 // startFloor starts this binary as a floor server on a loopback port. The
 // child dies with the parent (Pdeathsig, stdin EOF) and after d in any case.
-func startFloor(key string, ping, d time.Duration) (*floorProcess, error) {
+func startFloor(key string, ping, d time.Duration, tlsOn bool) (*floorProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-mode", "floor-server", "-listen", "127.0.0.1:0",
-		"-key", key, "-ping-interval", ping.String(), "-duration", d.String())
+	listen := "127.0.0.1:0"
+	if tlsOn {
+		listen = fmt.Sprintf("127.0.0.1:%d", freeTCPUDPPort())
+	}
+	cmd := exec.Command(exe, "-mode", "floor-server", "-listen", listen,
+		"-key", key, "-ping-interval", ping.String(), "-duration", d.String(), fmt.Sprintf("-floor-tls=%v", tlsOn))
 	// Its own process group: a Ctrl-C reaches only this process, which
 	// then stops the child after the run has closed its connections.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}

@@ -65,6 +65,9 @@ type options struct {
 
 	h2c     bool
 	h2conns int
+
+	tlsH1, h2, h3 bool // TLS modes (tls.go)
+	floorTLS      bool // floor-server: serve over TLS and HTTP/3
 }
 
 func main() {
@@ -102,6 +105,10 @@ func realMain(args []string) int {
 	fs.IntVar(&o.readBuffer, "read-buffer", 4096, "read buffer per connection, bytes")
 	fs.BoolVar(&o.h2c, "h2c", false, "open the SSE connections as HTTP/2 streams over cleartext TCP (h2c, prior knowledge), multiplexed over -h2conns TCP connections; the broadcast requests stay HTTP/1.1")
 	fs.IntVar(&o.h2conns, "h2conns", 0, "with -h2c: TCP connections the streams share, stream i on connection i % h2conns (0: one per 100 streams)")
+	fs.BoolVar(&o.tlsH1, "tls", false, "open each SSE connection as HTTP/1.1 over TLS (-url https://...); the floor serves TLS with a certificate made at start")
+	fs.BoolVar(&o.h2, "h2", false, "open the SSE connections as HTTP/2 streams over TLS, multiplexed over -h2conns TCP connections (-url https://...)")
+	fs.BoolVar(&o.h3, "h3", false, "open the SSE connections as HTTP/3 streams (quic-go), multiplexed over -h2conns QUIC connections (-url https://...)")
+	fs.BoolVar(&o.floorTLS, "floor-tls", false, "floor-server mode only: serve HTTP/1.1 and HTTP/2 over TLS and HTTP/3 on the same port")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the results as a Markdown table")
@@ -114,7 +121,7 @@ func realMain(args []string) int {
 	}
 
 	if o.mode == "floor-server" {
-		if err := runFloorServer(o.listen, o.key, o.pingInterval, o.duration); err != nil {
+		if err := runFloorServer(o.listen, o.key, o.pingInterval, o.duration, o.floorTLS); err != nil {
 			fmt.Fprintln(os.Stderr, "floor-server:", err)
 			return 1
 		}
@@ -185,13 +192,13 @@ func realMain(args []string) int {
 		if runModule {
 			sleepCtx(ctx, 2*time.Second) // let the first run's sockets close
 		}
-		fp, err := startFloor(o.key, o.pingInterval, o.duration)
+		fp, err := startFloor(o.key, o.pingInterval, o.duration, o.tlsMode() != tlsNone)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ssebench: floor:", err)
 			return 1
 		}
 		registerChild(fp)
-		base := &url.URL{Scheme: "http", Host: fp.Addr}
+		base := &url.URL{Scheme: o.scheme(), Host: fp.Addr}
 		res, err := Run(ctx, o.config("floor", base, fp.Pid))
 		fp.Stop()
 		if err != nil {
@@ -246,6 +253,7 @@ func (o *options) config(name string, base *url.URL, pid int) Config {
 		StreamPrefix:    o.streamPrefix,
 		H2C:             o.h2c,
 		H2Conns:         o.h2conns,
+		TLS:             o.tlsMode(),
 	}
 }
 
@@ -274,8 +282,8 @@ func (o *options) validate() error {
 		return errors.New("-duration must be positive")
 	case o.h2conns < 0:
 		return errors.New("-h2conns must not be negative")
-	case o.h2conns > 0 && !o.h2c:
-		return errors.New("-h2conns needs -h2c")
+	case o.h2conns > 0 && !o.h2c && !o.h2 && !o.h3:
+		return errors.New("-h2conns needs -h2c, -h2 or -h3")
 	case o.readBuffer < 256:
 		return errors.New("-read-buffer must be at least 256")
 	case !strings.HasPrefix(o.eventsPath, "/") || !strings.HasPrefix(o.broadcastPath, "/"):
@@ -286,8 +294,8 @@ func (o *options) validate() error {
 		if err != nil {
 			return fmt.Errorf("-url: %w", err)
 		}
-		if u.Scheme != "http" {
-			return fmt.Errorf("-url: only http:// is supported (HTTP/1.1, or h2c with -h2c), got %q", u.Scheme)
+		if u.Scheme != o.scheme() {
+			return fmt.Errorf("-url: %s:// goes with %s, got %q", o.scheme(), o.modeFlags(), u.Scheme)
 		}
 		if u.Host == "" {
 			return errors.New("-url has no host")
@@ -298,12 +306,16 @@ func (o *options) validate() error {
 			}
 		}
 	}
-	if o.h2c {
+	if err := o.validateTLS(); err != nil {
+		return err
+	}
+	if o.h2c || o.h2 {
 		c := o.config("", &url.URL{}, 0)
 		if per := (o.conns + c.h2ConnCount() - 1) / c.h2ConnCount(); per > 250 {
 			fmt.Fprintf(os.Stderr, "ssebench: %d streams per TCP connection: above the 250 concurrent streams Go's HTTP/2 server (Caddy, the floor) allows, the rest wait for a slot until -connect-timeout; raise -h2conns\n", per)
 		}
 	}
+	warnH3StreamLimit(o)
 	return nil
 }
 

@@ -62,6 +62,7 @@ func newPublisher(r *runner) *publisher {
 				IdleConnTimeout:     30 * time.Second,
 				DisableCompression:  true,
 				ForceAttemptHTTP2:   false,
+				TLSClientConfig:     clientTLSConfig("http/1.1"), // -tls, -h2, -h3: publish over HTTP/1.1 over TLS
 			},
 		},
 	}

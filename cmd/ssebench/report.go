@@ -26,6 +26,9 @@ type Result struct {
 	// multiplexed over H2Conns TCP connections.
 	H2C     bool `json:"h2c,omitempty"`
 	H2Conns int  `json:"h2c_tcp_conns,omitempty"`
+	// TLS: "tls" (HTTP/1.1 over TLS), "h2" (HTTP/2 over TLS) or "h3"
+	// (HTTP/3); multiplexed modes share H2Conns connections.
+	TLS string `json:"tls,omitempty"`
 
 	Connected     int            `json:"connected"`
 	ConnectFailed int            `json:"connect_failed"`
@@ -109,6 +112,7 @@ func newResult(cfg Config) *Result {
 		Payload:   cfg.Payload,
 		Batch:     cfg.Batch,
 		H2C:       cfg.H2C,
+		TLS:       cfg.TLS,
 		ServerPid: cfg.Pid,
 	}
 }
@@ -154,6 +158,14 @@ var rows = []row{
 		if r.H2C {
 			return fmt.Sprintf("HTTP/2 h2c, %s streams over %s TCP conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
 		}
+		switch r.TLS {
+		case tlsH1:
+			return "HTTP/1.1 over TLS, one TCP conn per connection"
+		case tlsH2:
+			return fmt.Sprintf("HTTP/2 over TLS, %s streams over %s TCP conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
+		case tlsH3:
+			return fmt.Sprintf("HTTP/3, %s streams over %s QUIC conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
+		}
 		return "HTTP/1.1, one TCP conn per connection"
 	}},
 	{"Connections open / failed", func(r *Result) string {
@@ -198,7 +210,7 @@ var rows = []row{
 		}
 		return fmt.Sprintf("%s → %s", mib(r.ServerRSSBeforeKiB), mib(r.ServerRSSAfterKiB))
 	}},
-	{"Server RSS per connection (stream with -h2c)", func(r *Result) string {
+	{"Server RSS per connection (stream with -h2c, -h2, -h3)", func(r *Result) string {
 		if !measured(r) {
 			return "n/a"
 		}
@@ -256,6 +268,14 @@ func scenario(r *Result) string {
 	conns := "SSE connections"
 	if r.H2C {
 		conns = fmt.Sprintf("SSE connections as HTTP/2 h2c streams on %s TCP connections,", count(uint64(r.H2Conns)))
+	}
+	switch r.TLS {
+	case tlsH1:
+		conns = "SSE connections as HTTP/1.1 over TLS,"
+	case tlsH2:
+		conns = fmt.Sprintf("SSE connections as HTTP/2 streams over TLS on %s TCP connections,", count(uint64(r.H2Conns)))
+	case tlsH3:
+		conns = fmt.Sprintf("SSE connections as HTTP/3 streams on %s QUIC connections,", count(uint64(r.H2Conns)))
 	}
 	return fmt.Sprintf("%s %s over %d streams; %s messages of %d B at %s msgs/s, %d per broadcast request",
 		count(uint64(r.Conns)), conns, r.Streams, count(uint64(r.Messages)), r.Payload, rateString(r.Rate), r.Batch)
