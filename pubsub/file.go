@@ -216,7 +216,7 @@ func (b *FileBroker) Start(deliver func(Message)) error {
 		b.done = make(chan struct{})
 		b.wdone = make(chan struct{})
 		b.applyq = make(chan committed, 8)
-		go b.janitor(b.stop, b.done)
+		go janitor(b.stop, b.done, b.sweep)
 		go b.writer(b.wdone)
 	}
 	return nil
@@ -424,6 +424,12 @@ func (b *FileBroker) Snapshot(ctx context.Context, stream string, req HistoryReq
 		return absentSnapshot(req), nil
 	}
 	defer st.mu.Unlock()
+	if st.top == 0 {
+		// Created by a publish whose commit is still in flight (or failed):
+		// no message has an epoch yet, as with no stream at all. In the
+		// memory broker creation and the first message are one step.
+		return absentSnapshot(req), nil
+	}
 	now := b.now()
 	st.touched = now.UnixNano()
 	st.expire(now.UnixMilli(), ttl)
@@ -440,30 +446,12 @@ func (b *FileBroker) unavailable(err error) error {
 	return fmt.Errorf("%w: store %s: %v", ErrUnavailable, b.path, err)
 }
 
-// janitor expires, trims and evicts every second, like the memory broker's.
-func (b *FileBroker) janitor(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			b.sweep()
-		}
-	}
-}
-
 // sweep is one janitor pass. Streams not read since the start are read
 // when their oldest message on disk has expired, so that the TTL trims
 // the store too.
 func (b *FileBroker) sweep() {
 	limit, ttl := b.limits()
-	idle := 10 * ttl
-	if idle < minIdle {
-		idle = minIdle
-	}
+	idle := idleAfter(ttl)
 	var list, evict []*fileStream
 	for i := range b.shards {
 		sh := &b.shards[i]

@@ -134,7 +134,7 @@ func (b *MemoryBroker) Start(deliver func(Message)) error {
 		b.started = true
 		b.stop = make(chan struct{})
 		b.done = make(chan struct{})
-		go b.janitor(b.stop, b.done)
+		go janitor(b.stop, b.done, b.sweep)
 	}
 	return nil
 }
@@ -452,8 +452,9 @@ func (st *memStream) push(m Message, limit int) {
 	st.n++
 }
 
-// janitor removes expired messages and evicts idle streams every second.
-func (b *MemoryBroker) janitor(stop <-chan struct{}, done chan<- struct{}) {
+// janitor runs sweep every second until stop is closed, then closes done:
+// the memory and file brokers' background expiry and eviction.
+func janitor(stop <-chan struct{}, done chan<- struct{}, sweep func()) {
 	defer close(done)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -462,18 +463,22 @@ func (b *MemoryBroker) janitor(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			b.sweep()
+			sweep()
 		}
 	}
 }
 
-// sweep is one janitor pass.
+// idleAfter is how long an empty stream nobody watches is kept: ten times
+// the history TTL, at least minIdle.
+func idleAfter(ttl time.Duration) time.Duration {
+	return max(10*ttl, minIdle)
+}
+
+// sweep is one janitor pass: it removes expired messages and evicts idle
+// streams.
 func (b *MemoryBroker) sweep() {
 	limit, ttl := b.limits()
-	idle := 10 * ttl
-	if idle < minIdle {
-		idle = minIdle
-	}
+	idle := idleAfter(ttl)
 	var list, evict []*memStream
 	for i := range b.shards {
 		sh := &b.shards[i]
