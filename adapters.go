@@ -174,7 +174,8 @@ func (h *Handler) checkAdaptersWithBroker() error {
 // warnAdapters logs the adapter combinations that work but surprise.
 func (h *Handler) warnAdapters() {
 	if contains(h.BroadcastAdapters, adapterRedisX) && h.Broker.Type != "redis" {
-		h.logger.Warn("broadcast_adapters redisx with the memory broker: each node takes a share of the broadcasts, " +
-			"so with several nodes every client misses the others' share; use broker redis beyond one node")
+		h.logger.Warn("broadcast_adapters redisx with a one-node broker: each node takes a share of the broadcasts, "+
+			"so with several nodes every client misses the others' share; use broker redis beyond one node",
+			zap.String("broker", h.Broker.logName()))
 	}
 }

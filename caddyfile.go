@@ -340,11 +340,10 @@ func secretsArgs(d *caddyfile.Dispenser) ([]string, error) {
 	if len(args) == 0 {
 		return nil, errNoSecret(d, name)
 	}
-	var err error
-	if err == nil && len(args) > 1 && contains(args, noKey) {
+	if len(args) > 1 && contains(args, noKey) {
 		return nil, d.Errf("%q can only stand alone", noKey)
 	}
-	return args, err
+	return args, nil
 }
 
 func contains(list []string, s string) bool {
@@ -356,7 +355,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// parseBroker reads "broker memory|redis [<url>] [prefix <p>]", with the
+// parseBroker reads "broker memory|file|redis [<url>|<dir>] [prefix <p>]", with the
 // prefix inline or in a block (a block must span lines: Caddy refuses
 // "{ prefix p }" on one line).
 func (h *Handler) parseBroker(d *caddyfile.Dispenser) error {

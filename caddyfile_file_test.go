@@ -67,6 +67,10 @@ func TestFileBrokerDefaultPath(t *testing.T) {
 	if p, _ := (&BrokerConfig{Type: "file", Path: "{env.SSE_STORE_TEST}/x"}).filePath(); p != "/srv/sse/x" {
 		t.Fatalf("path with a placeholder: %q", p)
 	}
+	// A path that resolves to nothing is not the working directory.
+	if p, err := (&BrokerConfig{Type: "file", Path: "{env.SSE_STORE_UNSET_TEST}"}).filePath(); err == nil || !strings.Contains(err.Error(), "resolves to nothing") {
+		t.Fatalf("empty resolved path: %q %v", p, err)
+	}
 	if (&BrokerConfig{Type: "file", Prefix: "a"}).engineKey() == (&BrokerConfig{Type: "file", Prefix: "b"}).engineKey() {
 		t.Fatal("two prefixes share an engine")
 	}

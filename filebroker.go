@@ -38,8 +38,13 @@ func (b *BrokerConfig) filePrefix() string {
 // handlers naming the same store compare equal.
 func (b *BrokerConfig) filePath() (string, error) {
 	if b.Path != "" {
-		// Placeholders such as {env.SSE_DATA} are resolved like the URL's.
-		return filepath.Abs(caddy.NewReplacer().ReplaceKnown(b.Path, ""))
+		// Placeholders such as {env.SSE_DATA} are resolved like the URL's;
+		// one that resolves to nothing is an error, not the working directory.
+		p := caddy.NewReplacer().ReplaceKnown(b.Path, "")
+		if p == "" {
+			return "", fmt.Errorf("broker file: path %q resolves to nothing", b.Path)
+		}
+		return filepath.Abs(p)
 	}
 	if err := checkFilePrefix(b.filePrefix()); err != nil {
 		return "", err

@@ -410,7 +410,10 @@ func (h *Handler) applyDefaults() {
 		h.PingInterval = &d
 	}
 	if h.Broker == nil {
-		h.Broker = &BrokerConfig{Type: "memory"}
+		h.Broker = &BrokerConfig{}
+	}
+	if h.Broker.Type == "" {
+		h.Broker.Type = "memory"
 	}
 	if h.HistoryLimit == 0 {
 		h.HistoryLimit = 100
