@@ -12,8 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
-	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
@@ -159,7 +159,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "rpc_url":
 			err = oneArg(d, &h.RPCURL)
 			if err == nil && !hasPlaceholder(h.RPCURL) {
-				if uerr := protocol.CheckRPCURL(h.RPCURL); uerr != nil {
+				if uerr := rpc.CheckURL(h.RPCURL); uerr != nil {
 					return d.Errf("rpc_url: %v", uerr)
 				}
 			}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
@@ -304,9 +305,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return errors.New("enforce_jwt: no JWT key (set jwt_secrets or secret)")
 	}
 
-	var rpc *protocol.RPCClient
+	var rpcClient *rpc.Client
 	if h.RPCURL != "" {
-		rpc, err = protocol.NewRPCClient(protocol.RPCConfig{
+		rpcClient, err = rpc.NewClient(rpc.Config{
 			URL:         h.RPCURL,
 			Secret:      k.rpcSecret,
 			Timeout:     time.Duration(h.RPCTimeout),
@@ -365,7 +366,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			Streams:        streams,
 			Turbo:          turbo,
 			CableReady:     cableReady,
-			RPC:            rpc,
+			RPC:            rpcClient,
 			RPCHeaders:     headers,
 			MaxPostBody:    h.MaxPostBody,
 			MaxIdentifier:  h.MaxIdentifierLength,
@@ -384,10 +385,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.hookShutdown(ctx); err != nil {
 		return err
 	}
-	if rpc != nil {
-		rpcClients.Store(rpc, struct{}{}) // until Cleanup
+	if rpcClient != nil {
+		rpcClients.Store(rpcClient, struct{}{}) // until Cleanup
 	}
-	h.logStartup(jwt, streams, turbo, rpc != nil)
+	h.logStartup(jwt, streams, turbo, rpcClient != nil)
 	return nil
 }
 
@@ -507,7 +508,7 @@ func (f eventHandler) Handle(context.Context, caddy.Event) error {
 
 // logStartup reports what the resolved config does: the presence of
 // resolved keys, never the configured (possibly unresolved) values.
-func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol.Verifier, rpc bool) {
+func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol.Verifier, withRPC bool) {
 	fields := []zap.Field{
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
@@ -519,7 +520,7 @@ func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol
 		zap.Bool("noauth", h.NoAuth || h.Public),
 		zap.Bool("signed_streams", streams.Enabled()),
 		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
-		zap.Bool("rpc", rpc),
+		zap.Bool("rpc", withRPC),
 		zap.Strings("broadcast_adapters", h.BroadcastAdapters),
 	}
 	h.logger.Info("anycable_sse ready", fields...)
@@ -583,7 +584,7 @@ func (h *Handler) check() error {
 		}
 	}
 	if h.RPCURL != "" {
-		if err := protocol.CheckRPCURL(h.RPCURL); err != nil {
+		if err := rpc.CheckURL(h.RPCURL); err != nil {
 			return fmt.Errorf("rpc_url: %w", err)
 		}
 	}
