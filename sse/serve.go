@@ -350,9 +350,10 @@ func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 // canTakeOver says whether a request's connection can leave net/http after
 // its header: plain-TCP HTTP/1.1 only. HTTP/1.0 has no chunked framing, and
 // a TLS connection cannot survive the short write deadlines of the pool
-// (crypto/tls breaks the connection after a timed-out write).
+// (crypto/tls breaks the connection after a timed-out write). Where the OS
+// has no non-blocking peek (TakeoverSupported), every stream stays here.
 func (s *Server) canTakeOver(r *http.Request) bool {
-	return s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
+	return TakeoverSupported && s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
 }
 
 // refuse answers a request that will not stream: status, empty body, and the
