@@ -209,6 +209,7 @@ type Handler struct {
 	metrics      *promMetrics
 	engine       *engine
 	engineKey    string
+	site         string // siteScope: keeps default memory engines per site
 	ingesterKeys []string
 	ingesters    []pooledIngester
 	broadcastKey string
@@ -334,12 +335,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	h.metrics = m
+	h.site = siteScope(ctx)
 	eng, err := h.loadEngine()
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	h.engine = eng
-	h.engineKey = h.Broker.engineKey()
+	h.engineKey = h.brokerKey()
 	if err := h.loadIngesters(); err != nil {
 		return err
 	}
