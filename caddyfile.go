@@ -285,8 +285,10 @@ func (h *Handler) checkBlock(at map[string]func(string) error) error {
 		}
 		return where(fmt.Sprintf("path and broadcast_path are both %q: they must differ", path))
 	}
-	if h.Broker != nil && h.Broker.Type == "redis" && contains(h.BroadcastAdapters, adapterRedis) {
-		return at["broadcast_adapters"](errRedisAdapterWithRedisBroker.Error())
+	if h.Broker != nil {
+		if err := checkAdapterBroker(h.BroadcastAdapters, h.Broker.Type); err != nil {
+			return at["broadcast_adapters"](err.Error())
+		}
 	}
 	if h.EnforceJWT && len(h.JWTSecrets) == 0 && h.Secret == "" {
 		return at["enforce_jwt"]("enforce_jwt needs jwt_secrets or secret: a key to check the tokens with")

@@ -5,7 +5,8 @@
 // below, Provision (secrets, engine, RPC), ServeHTTP (routing to the SSE
 // endpoint in package sse, the broadcast endpoint in broadcast.go, or the
 // next handler). The hub and brokers are in package pubsub, the wire
-// vocabulary in package protocol.
+// vocabulary in package protocol, the app's HTTP RPC client in package rpc;
+// ARCHITECTURE.md follows a message and a connection through them.
 package anycablesse
 
 import (
