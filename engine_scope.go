@@ -24,8 +24,9 @@ import (
 //
 // The enclosing route is found through the provisioning order of
 // caddyhttp (routes are provisioned one after the other, matchers before
-// handlers): the route being provisioned is the first one whose handlers are
-// not loaded yet. Outside an HTTP server (unit tests that provision a
+// handlers, a route's raw handler config dropped once they are all loaded):
+// the route being provisioned is the first one that still has its raw
+// handler config. Outside an HTTP server (unit tests that provision a
 // Handler alone) the scope is empty, which is the former shared default.
 func siteScope(ctx caddy.Context) string {
 	srv, _ := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
@@ -36,8 +37,8 @@ func siteScope(ctx caddy.Context) string {
 	sort.Strings(listen)
 	var hosts []string
 	for _, r := range srv.Routes {
-		if r.HandlersRaw == nil && len(r.Handlers) > 0 {
-			continue // provisioned before this handler's route
+		if r.HandlersRaw == nil {
+			continue // provisioned before this handler's route (or has no handlers)
 		}
 		for _, set := range r.MatcherSets {
 			for _, m := range set {
