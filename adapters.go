@@ -165,7 +165,14 @@ func (h *Handler) checkAdaptersWithBroker() error {
 	if err := checkAdapters(h.BroadcastAdapters); err != nil {
 		return err
 	}
-	if contains(h.BroadcastAdapters, adapterRedis) && h.Broker.Type == "redis" {
+	return checkAdapterBroker(h.BroadcastAdapters, h.Broker.Type)
+}
+
+// checkAdapterBroker is the one check of adapters against a broker type,
+// shared by Validate and the Caddyfile parser (which reports it at the
+// directive's line).
+func checkAdapterBroker(list []string, brokerType string) error {
+	if contains(list, adapterRedis) && brokerType == "redis" {
 		return errRedisAdapterWithRedisBroker
 	}
 	return nil

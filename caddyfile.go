@@ -12,8 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
-	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
@@ -159,7 +159,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "rpc_url":
 			err = oneArg(d, &h.RPCURL)
 			if err == nil && !hasPlaceholder(h.RPCURL) {
-				if uerr := protocol.CheckRPCURL(h.RPCURL); uerr != nil {
+				if uerr := rpc.CheckURL(h.RPCURL); uerr != nil {
 					return d.Errf("rpc_url: %v", uerr)
 				}
 			}
@@ -285,8 +285,10 @@ func (h *Handler) checkBlock(at map[string]func(string) error) error {
 		}
 		return where(fmt.Sprintf("path and broadcast_path are both %q: they must differ", path))
 	}
-	if h.Broker != nil && h.Broker.Type == "redis" && contains(h.BroadcastAdapters, adapterRedis) {
-		return at["broadcast_adapters"](errRedisAdapterWithRedisBroker.Error())
+	if h.Broker != nil {
+		if err := checkAdapterBroker(h.BroadcastAdapters, h.Broker.Type); err != nil {
+			return at["broadcast_adapters"](err.Error())
+		}
 	}
 	if h.EnforceJWT && len(h.JWTSecrets) == 0 && h.Secret == "" {
 		return at["enforce_jwt"]("enforce_jwt needs jwt_secrets or secret: a key to check the tokens with")

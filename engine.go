@@ -61,7 +61,8 @@ func writerCount() int {
 // engineKey identifies a broker: the key must not include tunables, or a
 // changed tunable would build a second broker beside the first on reload.
 // Handlers with the same key share streams, history and connections; the
-// prefix keeps sites apart (memory brokers included).
+// prefix keeps sites apart (memory brokers included). Without a prefix, the
+// memory engine is per site (Handler.brokerKey, siteScope).
 func (b *BrokerConfig) engineKey() string {
 	switch b.Type {
 	case "", "memory":
@@ -96,7 +97,7 @@ func (b *BrokerConfig) logName() string {
 // first use, and pushes the handler's tunables into it.
 func (h *Handler) loadEngine() (*engine, error) {
 	limit, ttl := h.HistoryLimit, time.Duration(h.HistoryTTL)
-	val, _, err := engines.LoadOrNew(h.Broker.engineKey(), func() (caddy.Destructor, error) {
+	val, _, err := engines.LoadOrNew(h.brokerKey(), func() (caddy.Destructor, error) {
 		switch h.Broker.Type {
 		case "", "memory":
 			mb := pubsub.NewMemoryBroker(pubsub.MemoryOptions{HistoryLimit: limit, HistoryTTL: ttl})

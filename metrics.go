@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cableway/caddy-anycable-sse/protocol"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 )
 
 // Collectors are created once per process and registered into every
@@ -39,12 +39,12 @@ type promMetrics struct {
 
 // rpcClients are the RPC clients of the live configs; rpc_calls_waiting
 // sums their callers waiting for a concurrency slot.
-var rpcClients sync.Map // *protocol.RPCClient -> struct{}
+var rpcClients sync.Map // *rpc.Client -> struct{}
 
 func rpcWaiting() float64 {
 	var n float64
 	rpcClients.Range(func(k, _ any) bool {
-		n += float64(k.(*protocol.RPCClient).Pending())
+		n += float64(k.(*rpc.Client).Pending())
 		return true
 	})
 	return n
@@ -131,7 +131,7 @@ func (m *promMetrics) RPC(method string, d time.Duration, err error) {
 	m.rpcDuration.WithLabelValues(method).Observe(d.Seconds())
 	if err != nil {
 		kind := "other"
-		var re *protocol.RPCError
+		var re *rpc.Error
 		if errors.As(err, &re) {
 			kind = re.Kind
 		}

@@ -5,7 +5,8 @@
 // below, Provision (secrets, engine, RPC), ServeHTTP (routing to the SSE
 // endpoint in package sse, the broadcast endpoint in broadcast.go, or the
 // next handler). The hub and brokers are in package pubsub, the wire
-// vocabulary in package protocol.
+// vocabulary in package protocol, the app's HTTP RPC client in package rpc;
+// ARCHITECTURE.md follows a message and a connection through them.
 package anycablesse
 
 import (
@@ -23,6 +24,7 @@ import (
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
@@ -208,6 +210,7 @@ type Handler struct {
 	metrics      *promMetrics
 	engine       *engine
 	engineKey    string
+	site         string // siteScope: keeps default memory engines per site
 	ingesterKeys []string
 	ingesters    []pooledIngester
 	broadcastKey string
@@ -263,6 +266,9 @@ const defaultMaxStreamName = 1 << 10
 
 // Provision resolves secrets and defaults and takes a reference on the
 // shared engine. It starts nothing that outlives a `caddy validate` run.
+// The steps, in order: resolveURLs and check (no I/O), provisionAuth
+// (secrets, verifiers, RPC client), provisionBroadcast (the endpoint and its
+// trust), provisionEngine (metrics, engine, ingesters), newSSEServer.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.applyDefaults()
@@ -271,8 +277,42 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	// URLs resolve first, so that everything checkable is checked before
 	// anything is built.
-	// A URL that resolves to nothing is an error like an empty secret: an
-	// rpc_url gone empty would accept every connection without the app.
+	if err := h.resolveURLs(); err != nil {
+		return err
+	}
+	if err := h.check(); err != nil {
+		return err
+	}
+	h.warnAdapters()
+	auth, err := h.provisionAuth()
+	if err != nil {
+		return err
+	}
+	if err := h.provisionBroadcast(ctx); err != nil {
+		return err
+	}
+	origins, err := sse.ParseOrigins(h.AllowedOrigins)
+	if err != nil {
+		return err
+	}
+	if err := h.provisionEngine(ctx); err != nil {
+		return err
+	}
+	h.sse = h.newSSEServer(auth, origins)
+	if err := h.hookShutdown(ctx); err != nil {
+		return err
+	}
+	if auth.rpc != nil {
+		rpcClients.Store(auth.rpc, struct{}{}) // until Cleanup
+	}
+	h.logStartup(auth.jwt, auth.streams, auth.turbo, auth.rpc != nil)
+	return nil
+}
+
+// resolveURLs replaces placeholders in the URLs. A URL that resolves to
+// nothing is an error like an empty secret: an rpc_url gone empty would
+// accept every connection without the app.
+func (h *Handler) resolveURLs() error {
 	r := secretResolver{repl: caddy.NewReplacer()}
 	for _, u := range []struct {
 		name string
@@ -287,36 +327,51 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		*u.v = resolved
 	}
-	if err := h.check(); err != nil {
-		return err
-	}
-	h.warnAdapters()
+	return nil
+}
 
+// authSetup is what decides who may connect and subscribe: the verifiers
+// built from the resolved secrets and the app's RPC client (nil without
+// rpc_url).
+type authSetup struct {
+	jwt                        *protocol.JWTVerifier
+	streams, turbo, cableReady *protocol.Verifier
+	rpc                        *rpc.Client
+}
+
+// provisionAuth resolves the secrets (the broadcast key is kept on h) and
+// builds the verifiers and the RPC client.
+func (h *Handler) provisionAuth() (authSetup, error) {
 	k, err := h.resolveKeys()
 	if err != nil {
-		return err
+		return authSetup{}, err
 	}
 	h.broadcastKey = k.broadcastKey
 	h.openBroadcast = h.broadcastKey == "" && h.Public && h.AllowRemoteBroadcast
-	jwt, streams, turbo, cableReady := k.verifiers(h.Leeway, h.RPCURL != "")
-	if h.EnforceJWT && !jwt.Enabled() {
+	var a authSetup
+	a.jwt, a.streams, a.turbo, a.cableReady = k.verifiers(h.Leeway, h.RPCURL != "")
+	if h.EnforceJWT && !a.jwt.Enabled() {
 		// Without a key every request would be accepted: fail closed.
-		return errors.New("enforce_jwt: no JWT key (set jwt_secrets or secret)")
+		return authSetup{}, errors.New("enforce_jwt: no JWT key (set jwt_secrets or secret)")
 	}
-
-	var rpc *protocol.RPCClient
 	if h.RPCURL != "" {
-		rpc, err = protocol.NewRPCClient(protocol.RPCConfig{
+		a.rpc, err = rpc.NewClient(rpc.Config{
 			URL:         h.RPCURL,
 			Secret:      k.rpcSecret,
 			Timeout:     time.Duration(h.RPCTimeout),
 			Concurrency: h.RPCConcurrency,
 		})
 		if err != nil {
-			return fmt.Errorf("rpc_url: %w", err)
+			return authSetup{}, fmt.Errorf("rpc_url: %w", err)
 		}
 	}
+	return a, nil
+}
 
+// provisionBroadcast decides whether the HTTP broadcast endpoint is on and
+// refuses a keyless one behind trusted proxies (every request would look
+// local).
+func (h *Handler) provisionBroadcast(ctx caddy.Context) error {
 	for _, a := range h.BroadcastAdapters {
 		h.httpAdapter = h.httpAdapter || a == adapterHTTP
 	}
@@ -324,48 +379,52 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.httpAdapter && h.broadcastKey == "" && !h.openBroadcast && h.trust.proxies {
 		return errKeylessBehindProxies
 	}
-	origins, err := sse.ParseOrigins(h.AllowedOrigins)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// provisionEngine registers the metrics, takes the engine (shared across
+// reloads, see engine.go) and the broadcast ingesters.
+func (h *Handler) provisionEngine(ctx caddy.Context) error {
 	m := initMetrics()
 	if err := m.register(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	h.metrics = m
+	h.site = siteScope(ctx)
 	eng, err := h.loadEngine()
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	h.engine = eng
-	h.engineKey = h.Broker.engineKey()
-	if err := h.loadIngesters(); err != nil {
-		return err
-	}
+	h.engineKey = h.brokerKey()
+	return h.loadIngesters()
+}
 
+// newSSEServer is the SSE endpoint of this handler on its engine.
+func (h *Handler) newSSEServer(a authSetup, origins *sse.Origins) *sse.Server {
 	headers := make([]string, len(h.Headers))
 	for i, name := range h.Headers {
 		headers[i] = strings.ToLower(name)
 	}
-	h.sse = &sse.Server{
-		Hub:      eng.hub,
-		Registry: eng.registry,
+	return &sse.Server{
+		Hub:      h.engine.hub,
+		Registry: h.engine.registry,
 		Log:      h.logger,
-		Metrics:  m,
+		Metrics:  h.metrics,
 		Writers:  h.takeoverWriters(),
 		Opts: sse.Options{
 			PingInterval:   time.Duration(*h.PingInterval),
 			WriteTimeout:   time.Duration(h.WriteTimeout),
 			MaxPending:     h.MaxPending,
 			PublicStreams:  h.PublicStreams || h.Public,
-			JWT:            jwt,
+			JWT:            a.jwt,
 			JWTParam:       h.JWTParam,
 			EnforceJWT:     h.EnforceJWT,
 			NoAuth:         h.NoAuth || h.Public,
-			Streams:        streams,
-			Turbo:          turbo,
-			CableReady:     cableReady,
-			RPC:            rpc,
+			Streams:        a.streams,
+			Turbo:          a.turbo,
+			CableReady:     a.cableReady,
+			RPC:            a.rpc,
 			RPCHeaders:     headers,
 			MaxPostBody:    h.MaxPostBody,
 			MaxIdentifier:  h.MaxIdentifierLength,
@@ -380,15 +439,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			BrokerName:     h.Broker.Type,
 		},
 	}
-
-	if err := h.hookShutdown(ctx); err != nil {
-		return err
-	}
-	if rpc != nil {
-		rpcClients.Store(rpc, struct{}{}) // until Cleanup
-	}
-	h.logStartup(jwt, streams, turbo, rpc != nil)
-	return nil
 }
 
 func (h *Handler) takeoverWriters() *sse.Writers {
@@ -510,7 +560,7 @@ func (f eventHandler) Handle(context.Context, caddy.Event) error {
 
 // logStartup reports what the resolved config does: the presence of
 // resolved keys, never the configured (possibly unresolved) values.
-func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol.Verifier, rpc bool) {
+func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol.Verifier, withRPC bool) {
 	fields := []zap.Field{
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
@@ -522,7 +572,7 @@ func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol
 		zap.Bool("noauth", h.NoAuth || h.Public),
 		zap.Bool("signed_streams", streams.Enabled()),
 		zap.Bool("turbo_streams_local", turbo != nil && turbo.Enabled()),
-		zap.Bool("rpc", rpc),
+		zap.Bool("rpc", withRPC),
 		zap.Strings("broadcast_adapters", h.BroadcastAdapters),
 	}
 	h.logger.Info("anycable_sse ready", fields...)
@@ -586,7 +636,7 @@ func (h *Handler) check() error {
 		}
 	}
 	if h.RPCURL != "" {
-		if err := protocol.CheckRPCURL(h.RPCURL); err != nil {
+		if err := rpc.CheckURL(h.RPCURL); err != nil {
 			return fmt.Errorf("rpc_url: %w", err)
 		}
 	}

@@ -1,10 +1,11 @@
 // Package protocol is the vocabulary on the wire between the module, its
-// clients and the application: Action Cable identifiers, the broadcast
-// (publication) JSON, Last-Event-ID values, the POST JSONL body, signed stream
-// names and the keys derived from the shared secret.
+// clients and the application: Action Cable messages and identifiers, the
+// broadcast (publication) JSON, Last-Event-ID values, the POST JSONL body,
+// signed stream names, JWT verification and the keys derived from the shared
+// secret.
 //
 // It imports only the standard library and knows nothing about HTTP serving,
-// the hub or Caddy.
+// the hub or Caddy; the client of the app's HTTP RPC is package rpc.
 package protocol
 
 import (

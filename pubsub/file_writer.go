@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -302,11 +301,11 @@ func (b *FileBroker) checkFreeSpace() error {
 	if b.minFree != 0 {
 		reserve = b.minFree
 	}
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(b.path, &fs); err != nil {
+	free, err := freeBytes(b.path)
+	if err != nil {
 		return err
 	}
-	if free := fs.Bavail * uint64(fs.Bsize); free < reserve {
+	if free < reserve {
 		return fmt.Errorf("disk almost full: %d MiB free, the store keeps %d MiB free for its own work", free>>20, reserve>>20)
 	}
 	return nil

@@ -1,5 +1,20 @@
-// Package sse serves one client connection: it parses the request, frames
-// events and writes them, with pings and a bounded queue.
+// Package sse is the SSE transport: it serves one client connection from
+// request to end.
+//
+//   - request.go, origin.go: parsing the GET/POST request and the origin check.
+//   - session.go: the session: authentication (JWT, public/noauth, RPC
+//     connect through package rpc), subscription decisions, history and
+//     recovery, remote disconnect and the app's disconnect call.
+//   - serve.go: ServeEvents, the handler path (Server.stream) that writes
+//     through net/http (HTTP/2, HTTP/3, TLS, and OSes without takeover).
+//   - takeover.go, peek_*.go, closewatch_*.go: the HTTP/1.1 fast path: after
+//     the header the connection leaves net/http for a small writer pool,
+//     with shared pingers and (Linux) an epoll close watcher.
+//   - conn.go, frame.go: a connection's bounded queue and the SSE framing.
+//   - registry.go: the open connections, for shutdown and remote disconnect.
+//
+// It imports pubsub (the hub it subscribes to), protocol and rpc; it knows
+// nothing about Caddy.
 package sse
 
 import (

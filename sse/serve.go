@@ -14,6 +14,7 @@ import (
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 )
 
 // Options are the per-configuration settings of the SSE endpoint.
@@ -33,7 +34,7 @@ type Options struct {
 	// CableReady verifies CableReady::Stream names locally when enabled.
 	CableReady *protocol.Verifier
 	// RPC is the app; nil when no rpc_url is configured.
-	RPC *protocol.RPCClient
+	RPC *rpc.Client
 	// JWT verifies identification tokens locally (anycable-rails-jwt);
 	// nil or disabled when no jwt secret is configured.
 	JWT *protocol.JWTVerifier
@@ -203,7 +204,7 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	// What the app is told about the request; only built when there is an
 	// app, since it lives as long as the connection.
 	if s.Opts.RPC != nil {
-		sess.env = protocol.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
+		sess.env = rpc.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
 	}
 	if s.Opts.JWT.Enabled() {
 		sess.token = r.Header.Get("X-" + s.Opts.JWTParam)
@@ -349,9 +350,10 @@ func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 // canTakeOver says whether a request's connection can leave net/http after
 // its header: plain-TCP HTTP/1.1 only. HTTP/1.0 has no chunked framing, and
 // a TLS connection cannot survive the short write deadlines of the pool
-// (crypto/tls breaks the connection after a timed-out write).
+// (crypto/tls breaks the connection after a timed-out write). Where the OS
+// has no non-blocking peek (TakeoverSupported), every stream stays here.
 func (s *Server) canTakeOver(r *http.Request) bool {
-	return s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
+	return TakeoverSupported && s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
 }
 
 // refuse answers a request that will not stream: status, empty body, and the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
+	"github.com/cableway/caddy-anycable-sse/rpc"
 )
 
 // The handshake of one connection: authentication (JWT, noauth, the app's
@@ -25,7 +26,7 @@ import (
 type session struct {
 	srv  *Server
 	conn *Conn
-	env  protocol.Env
+	env  rpc.Env
 	// requestID is the client's X-Request-ID, for log lines only: the sid
 	// is always generated (see newSessionID).
 	requestID string
@@ -364,11 +365,11 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 		return http.StatusOK, ""
 	}
 	start := time.Now()
-	res, err := s.Opts.RPC.Connect(ctx, c.sid, &protocol.ConnectRequest{Env: ss.env})
+	res, err := s.Opts.RPC.Connect(ctx, c.sid, &rpc.ConnectRequest{Env: ss.env})
 	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
-		if protocol.RPCUnavailable(err) {
+		if rpc.Unavailable(err) {
 			// A deploy or an outage of the app: the client comes back.
 			ss.unavailable = causeRPC
 			return http.StatusServiceUnavailable, "rpc unavailable"
@@ -376,8 +377,8 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 		return http.StatusBadRequest, "rpc connect error"
 	}
 	switch res.Status {
-	case protocol.StatusSuccess:
-	case protocol.StatusFailure:
+	case rpc.StatusSuccess:
+	case rpc.StatusFailure:
 		return http.StatusUnauthorized, "unauthorized"
 	default:
 		return http.StatusBadRequest, "application error: " + res.ErrorMsg
@@ -461,7 +462,7 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	env := ss.env
 	env.CState = ss.cstate
 	start := time.Now()
-	res, err := s.Opts.RPC.Command(ctx, c.sid, &protocol.CommandRequest{
+	res, err := s.Opts.RPC.Command(ctx, c.sid, &rpc.CommandRequest{
 		Command:               "subscribe",
 		Identifier:            identifier,
 		ConnectionIdentifiers: c.Identifiers(),
@@ -477,7 +478,7 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 			ss.subscribed = append(ss.subscribed, identifier)
 		}
 		s.Log.Warn("rpc subscribe failed", zap.String("sid", c.sid), zap.Error(err))
-		if protocol.RPCUnavailable(err) {
+		if rpc.Unavailable(err) {
 			ss.unavailable = causeRPC
 			return nil, http.StatusServiceUnavailable, "rpc unavailable"
 		}
@@ -491,8 +492,8 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 		ss.cstate = mergeState(ss.cstate, res.Env.CState)
 	}
 	switch res.Status {
-	case protocol.StatusSuccess:
-	case protocol.StatusFailure:
+	case rpc.StatusSuccess:
+	case rpc.StatusFailure:
 		return nil, http.StatusBadRequest, "subscription rejected"
 	default:
 		return nil, http.StatusBadRequest, "application error: " + res.ErrorMsg
@@ -624,7 +625,7 @@ func (ss *session) end() {
 		subs = []string{}
 	}
 	start := time.Now()
-	_, err := s.Opts.RPC.Disconnect(ctx, c.sid, &protocol.DisconnectRequest{Identifiers: c.Identifiers(), Subscriptions: subs, Env: env})
+	_, err := s.Opts.RPC.Disconnect(ctx, c.sid, &rpc.DisconnectRequest{Identifiers: c.Identifiers(), Subscriptions: subs, Env: env})
 	s.metrics().RPC("disconnect", time.Since(start), err)
 	if err != nil {
 		s.Log.Warn("rpc disconnect failed", zap.String("sid", c.sid), zap.Error(err))

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ssebench is the load generator of caddy-anycable-sse: it opens
 // many SSE connections to a running server (the module, -mode module) or
 // to a bare net/http SSE server it starts itself (-mode floor), publishes
@@ -11,6 +13,10 @@
 //
 // It always stops by itself (-duration), only targets loopback addresses
 // unless -allow-remote, and closes every connection it opened.
+//
+// Linux only: it reads /proc for the server's RSS and CPU and uses Linux
+// process and socket attributes; the build tag keeps the cross-compiles of
+// the module (.ci/run) clean.
 package main
 
 import (

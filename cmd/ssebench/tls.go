@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // TLS modes: -tls (HTTP/1.1 over TLS, one TCP connection per stream), -h2

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command sseslow measures what clients that stop reading cost a running
 // server: the probe of issue 13 (-mode probe) and a soak (-mode soak).
 //
@@ -16,6 +18,10 @@
 //	/tmp/sseslow -mode probe -url http://127.0.0.1:8080 -pid $(pgrep -n caddy) -clients 50 -mb 32
 //
 // It only targets loopback addresses.
+//
+// Linux only: it reads /proc for the server's RSS and CPU and uses Linux
+// process and socket attributes; the build tag keeps the cross-compiles of
+// the module (.ci/run) clean.
 package main
 
 import (

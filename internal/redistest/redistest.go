@@ -243,9 +243,9 @@ func (s *Server) signal(sig syscall.Signal) {
 		s.t.Fatalf("signal %v: %v", sig, err)
 	}
 	switch sig {
-	case syscall.SIGSTOP:
+	case sigStop:
 		s.frozen = true
-	case syscall.SIGCONT:
+	case sigCont:
 		s.frozen = false
 	}
 }
@@ -266,7 +266,7 @@ func (s *Server) end(sig syscall.Signal) {
 	}
 	cmd.Process.Signal(sig)
 	if frozen {
-		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Signal(sigCont)
 	}
 	select {
 	case <-waited:
@@ -286,10 +286,10 @@ func (s *Server) Restart() {
 
 // Freeze stops the process (SIGSTOP): connections stay open, nothing is
 // answered.
-func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+func (s *Server) Freeze() { s.signal(sigStop) }
 
 // Thaw resumes a frozen process (SIGCONT).
-func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+func (s *Server) Thaw() { s.signal(sigCont) }
 
 // FlushAll empties the server.
 func (s *Server) FlushAll() {

@@ -1,4 +1,4 @@
-package protocol
+package rpc
 
 import (
 	"context"
@@ -67,24 +67,24 @@ func rpcReplyStatus(code int, ctype, body string) func(http.ResponseWriter, *htt
 	}
 }
 
-func newTestRPCClient(t testing.TB, cfg RPCConfig) *RPCClient {
+func newTestRPCClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
-	c, err := NewRPCClient(cfg)
+	c, err := NewClient(cfg)
 	if err != nil {
-		t.Fatalf("NewRPCClient: %v", err)
+		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
 	return c
 }
 
-func rpcKind(t *testing.T, err error, want string) *RPCError {
+func rpcKind(t *testing.T, err error, want string) *Error {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("want an error of kind %s, got nil", want)
 	}
-	var rerr *RPCError
+	var rerr *Error
 	if !errors.As(err, &rerr) {
-		t.Fatalf("want *RPCError, got %T: %v", err, err)
+		t.Fatalf("want *Error, got %T: %v", err, err)
 	}
 	if rerr.Kind != want {
 		t.Fatalf("kind = %q, want %q (%v)", rerr.Kind, want, err)
@@ -123,7 +123,7 @@ func TestRPCConnectWire(t *testing.T) {
 	stub := newRPCStub(t, rpcReplyJSON(`{"status":1,"identifiers":"{\"user_id\":42}","transmissions":["{\"type\":\"welcome\"}"],"env":{"cstate":{"user":"u42"}}}`))
 	// The secret derived from "s3cr3t" in spec §6.2; a query on the mount URL is kept.
 	const secret = "4b7da2749fe2a4534cec0d2acbd16277a800cf2acd31158ac4edae4a62a8f18d"
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL + "/_anycable?tenant=a", Secret: secret})
+	c := newTestRPCClient(t, Config{URL: stub.URL + "/_anycable?tenant=a", Secret: secret})
 
 	res, err := c.Connect(context.Background(), "sid-1", &ConnectRequest{Env: Env{URL: rpcSpecURL, Headers: rpcSpecHeaders()}})
 	if err != nil {
@@ -152,7 +152,7 @@ func TestRPCConnectWire(t *testing.T) {
 func TestRPCCommandWire(t *testing.T) {
 	stub := newRPCStub(t, rpcReplyJSON(`{"status":1,"streams":["chat_a","chat_b"],"stopped_streams":["old"],"stop_streams":true,"disconnect":true,
 		"transmissions":["{\"type\":\"confirm_subscription\"}"],"env":{"cstate":{"k":""},"istate":{"room":"1"}},"presence":{"type":"join","id":"1"},"stopStreams":false}`))
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL + "/_anycable/"})
+	c := newTestRPCClient(t, Config{URL: stub.URL + "/_anycable/"})
 
 	id := `{"channel":"ChatChannel","room":1}`
 	res, err := c.Command(context.Background(), "sid-2", &CommandRequest{
@@ -198,7 +198,7 @@ func TestRPCCommandWire(t *testing.T) {
 
 func TestRPCDisconnectWire(t *testing.T) {
 	stub := newRPCStub(t, rpcReplyJSON(`{"status":1}`))
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL + "/_anycable"})
+	c := newTestRPCClient(t, Config{URL: stub.URL + "/_anycable"})
 
 	id := `{"channel":"ChatChannel","room":1}`
 	res, err := c.Disconnect(context.Background(), "sid-3", &DisconnectRequest{
@@ -236,11 +236,11 @@ func TestRPCDisconnectWire(t *testing.T) {
 
 func TestRPCNewClientValidation(t *testing.T) {
 	for _, u := range []string{"", "localhost:50051", "127.0.0.1:50051", "grpc://h:1", "ftp://h/", "http://", "https:///x", "/_anycable", "http:opaque", "http://h/\x00"} {
-		if _, err := NewRPCClient(RPCConfig{URL: u}); err == nil {
-			t.Errorf("NewRPCClient(%q) = nil error", u)
+		if _, err := NewClient(Config{URL: u}); err == nil {
+			t.Errorf("NewClient(%q) = nil error", u)
 		}
 	}
-	if _, err := NewRPCClient(RPCConfig{URL: "http://h/", Secret: "a\r\nX-Evil: 1"}); err == nil {
+	if _, err := NewClient(Config{URL: "http://h/", Secret: "a\r\nX-Evil: 1"}); err == nil {
 		t.Error("secret with CRLF accepted")
 	}
 	for _, tc := range []struct{ base, want string }{
@@ -249,9 +249,9 @@ func TestRPCNewClientValidation(t *testing.T) {
 		{"http://h", "http://h/connect"},
 		{"http://h/a/b?x=1&y=2#frag", "http://h/a/b/connect?x=1&y=2"},
 	} {
-		c, err := NewRPCClient(RPCConfig{URL: tc.base})
+		c, err := NewClient(Config{URL: tc.base})
 		if err != nil {
-			t.Errorf("NewRPCClient(%q): %v", tc.base, err)
+			t.Errorf("NewClient(%q): %v", tc.base, err)
 			continue
 		}
 		if c.connectURL != tc.want {
@@ -278,7 +278,7 @@ func TestRPCDecodeStatuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stub := newRPCStub(t, rpcReplyJSON(tc.body))
-			c := newTestRPCClient(t, RPCConfig{URL: stub.URL})
+			c := newTestRPCClient(t, Config{URL: stub.URL})
 			res, err := c.Connect(context.Background(), "s", &ConnectRequest{Env: Env{URL: "http://x/"}})
 			if err != nil {
 				t.Fatal(err)
@@ -299,23 +299,23 @@ func TestRPCErrorResponses(t *testing.T) {
 		status   int
 		contains []string
 	}{
-		{"string status", rpcReplyJSON(`{"status":"SUCCESS"}`), RPCKindDecode, 0, []string{"connect", "SUCCESS"}},
-		{"fractional status", rpcReplyJSON(`{"status":1.5}`), RPCKindDecode, 0, nil},
-		{"html 200", rpcReplyStatus(200, "text/html", html), RPCKindDecode, 0, []string{"<!DOCTYPE html>"}},
-		{"empty 200", rpcReplyStatus(200, "application/json", ""), RPCKindDecode, 0, nil},
-		{"trailing garbage", rpcReplyJSON(`{"status":1} x`), RPCKindDecode, 0, nil},
-		{"500", rpcReplyStatus(500, "text/plain", "Internal failure: NoMethodError"), RPCKindHTTPStatus, 500, []string{"HTTP 500", "unknown", "NoMethodError"}},
-		{"401", rpcReplyStatus(401, "text/plain", "bad token"), RPCKindHTTPStatus, 401, []string{"unauthenticated", "bad token"}},
-		{"422", rpcReplyStatus(422, "application/json", `{"error":"invalid"}`), RPCKindHTTPStatus, 422, []string{"invalid argument", `\"invalid\"`}},
-		{"400", rpcReplyStatus(400, "text/plain", "nope"), RPCKindHTTPStatus, 400, []string{"invalid argument"}},
-		{"404 html", rpcReplyStatus(404, "text/html", html), RPCKindHTTPStatus, 404, []string{"unknown", "<!DOCTYPE html>"}},
+		{"string status", rpcReplyJSON(`{"status":"SUCCESS"}`), KindDecode, 0, []string{"connect", "SUCCESS"}},
+		{"fractional status", rpcReplyJSON(`{"status":1.5}`), KindDecode, 0, nil},
+		{"html 200", rpcReplyStatus(200, "text/html", html), KindDecode, 0, []string{"<!DOCTYPE html>"}},
+		{"empty 200", rpcReplyStatus(200, "application/json", ""), KindDecode, 0, nil},
+		{"trailing garbage", rpcReplyJSON(`{"status":1} x`), KindDecode, 0, nil},
+		{"500", rpcReplyStatus(500, "text/plain", "Internal failure: NoMethodError"), KindHTTPStatus, 500, []string{"HTTP 500", "unknown", "NoMethodError"}},
+		{"401", rpcReplyStatus(401, "text/plain", "bad token"), KindHTTPStatus, 401, []string{"unauthenticated", "bad token"}},
+		{"422", rpcReplyStatus(422, "application/json", `{"error":"invalid"}`), KindHTTPStatus, 422, []string{"invalid argument", `\"invalid\"`}},
+		{"400", rpcReplyStatus(400, "text/plain", "nope"), KindHTTPStatus, 400, []string{"invalid argument"}},
+		{"404 html", rpcReplyStatus(404, "text/html", html), KindHTTPStatus, 404, []string{"unknown", "<!DOCTYPE html>"}},
 		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://elsewhere/_anycable/connect", http.StatusFound)
-		}, RPCKindHTTPStatus, 302, []string{"redirect", "elsewhere"}},
+		}, KindHTTPStatus, 302, []string{"redirect", "elsewhere"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stub := newRPCStub(t, tc.reply)
-			c := newTestRPCClient(t, RPCConfig{URL: stub.URL + "/_anycable"})
+			c := newTestRPCClient(t, Config{URL: stub.URL + "/_anycable"})
 			res, err := c.Connect(context.Background(), "s", &ConnectRequest{Env: Env{URL: "http://x/"}})
 			if res != nil {
 				t.Errorf("response with an error: %+v", res)
@@ -368,12 +368,12 @@ func TestRPCAppDownRetriesUntilTimeout(t *testing.T) {
 	// timeout, so the call ends at the timeout with 5 attempts, as AnyCable's
 	// 5 attempts in 3.02 s with the 3 s default.
 	timeout := 1600 * time.Millisecond
-	c := newTestRPCClient(t, RPCConfig{URL: "http://" + rpcFreeAddr(t) + "/_anycable", Timeout: timeout, Transport: ct})
+	c := newTestRPCClient(t, Config{URL: "http://" + rpcFreeAddr(t) + "/_anycable", Timeout: timeout, Transport: ct})
 
 	start := time.Now()
 	_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
 	elapsed := time.Since(start)
-	rerr := rpcKind(t, err, RPCKindUnavailable)
+	rerr := rpcKind(t, err, KindUnavailable)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("error does not unwrap to ECONNREFUSED: %v", err)
 	}
@@ -399,12 +399,12 @@ func TestRPCSlowAppTimesOut(t *testing.T) {
 		}
 	})
 	timeout := 300 * time.Millisecond
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Timeout: timeout})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Timeout: timeout})
 
 	start := time.Now()
 	_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
 	elapsed := time.Since(start)
-	rpcKind(t, err, RPCKindTimeout)
+	rpcKind(t, err, KindTimeout)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error does not unwrap to DeadlineExceeded: %v", err)
 	}
@@ -432,7 +432,7 @@ func TestRPCCancelledContextAbortsCall(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Timeout: 10 * time.Second})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Timeout: 10 * time.Second})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -448,7 +448,7 @@ func TestRPCCancelledContextAbortsCall(t *testing.T) {
 		if d := time.Since(start); d > 200*time.Millisecond {
 			t.Errorf("returned %v after cancel", d)
 		}
-		rpcKind(t, err, RPCKindCanceled)
+		rpcKind(t, err, KindCanceled)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("error does not unwrap to context.Canceled: %v", err)
 		}
@@ -468,7 +468,7 @@ func TestRPCCancelledContextAbortsCall(t *testing.T) {
 	if _, err := c.Disconnect(ctx, "s", &DisconnectRequest{}); err == nil {
 		t.Fatal("call with a cancelled context succeeded")
 	} else {
-		rpcKind(t, err, RPCKindCanceled)
+		rpcKind(t, err, KindCanceled)
 	}
 	if n := len(stub.requests()); n != 1 {
 		t.Errorf("%d requests after a pre-cancelled call, want 1", n)
@@ -477,12 +477,12 @@ func TestRPCCancelledContextAbortsCall(t *testing.T) {
 
 func TestRPCCancelDuringRetryBackoff(t *testing.T) {
 	ct := &rpcCountingTransport{rt: &http.Transport{}}
-	c := newTestRPCClient(t, RPCConfig{URL: "http://" + rpcFreeAddr(t), Timeout: 5 * time.Second, Transport: ct})
+	c := newTestRPCClient(t, Config{URL: "http://" + rpcFreeAddr(t), Timeout: 5 * time.Second, Transport: ct})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(150*time.Millisecond, cancel) // during the 200 ms backoff after attempt 2
 	start := time.Now()
 	_, err := c.Command(ctx, "s", &CommandRequest{Command: "subscribe"})
-	rpcKind(t, err, RPCKindCanceled)
+	rpcKind(t, err, KindCanceled)
 	if d := time.Since(start); d > 400*time.Millisecond {
 		t.Errorf("returned after %v", d)
 	}
@@ -510,7 +510,7 @@ func TestRPCConcurrencyLimit(t *testing.T) {
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // runs before the stub's Close, even when the test fails early
 	const limit = 2
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Concurrency: limit, Timeout: 10 * time.Second})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Concurrency: limit, Timeout: 10 * time.Second})
 
 	var wg sync.WaitGroup
 	errs := make(chan error, limit+2)
@@ -539,7 +539,7 @@ func TestRPCConcurrencyLimit(t *testing.T) {
 	if err := <-errs; err == nil {
 		t.Fatal("cancelled waiting call succeeded")
 	} else {
-		rpcKind(t, err, RPCKindCanceled)
+		rpcKind(t, err, KindCanceled)
 	}
 
 	time.Sleep(50 * time.Millisecond)
@@ -578,11 +578,11 @@ func rpcEventually(t *testing.T, what string, cond func() bool) {
 
 func TestRPCInvalidSid(t *testing.T) {
 	stub := newRPCStub(t, rpcReplyJSON(`{"status":1}`))
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL})
+	c := newTestRPCClient(t, Config{URL: stub.URL})
 	_, err := c.Connect(context.Background(), "a\nb", &ConnectRequest{})
-	rpcKind(t, err, RPCKindInvalidRequest)
+	rpcKind(t, err, KindInvalidRequest)
 	_, err = c.Connect(context.Background(), "s", nil)
-	rpcKind(t, err, RPCKindInvalidRequest)
+	rpcKind(t, err, KindInvalidRequest)
 	if n := len(stub.requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
 	}
@@ -607,7 +607,7 @@ func TestRPCKeepAlive(t *testing.T) {
 	}
 	stub.Start()
 	defer stub.Close()
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL})
+	c := newTestRPCClient(t, Config{URL: stub.URL})
 	for range 20 {
 		if _, err := c.Connect(context.Background(), "s", &ConnectRequest{}); err != nil {
 			t.Fatal(err)
@@ -625,7 +625,7 @@ func BenchmarkRPCConnectRoundTrip(b *testing.B) {
 		_, _ = io.WriteString(w, `{"status":1,"identifiers":"{\"user_id\":42}","transmissions":["{\"type\":\"welcome\"}"],"env":{"cstate":{"user":"u42"}}}`)
 	}))
 	defer srv.Close()
-	c, err := NewRPCClient(RPCConfig{URL: srv.URL + "/_anycable", Secret: "secret"})
+	c, err := NewClient(Config{URL: srv.URL + "/_anycable", Secret: "secret"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -651,7 +651,7 @@ func TestRPCQueueWaitIsCapped(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Concurrency: 1, Timeout: time.Minute, QueueTimeout: 100 * time.Millisecond})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Concurrency: 1, Timeout: time.Minute, QueueTimeout: 100 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
@@ -659,8 +659,8 @@ func TestRPCQueueWaitIsCapped(t *testing.T) {
 	}()
 	rpcEventually(t, "the first call holds the slot", func() bool { return len(stub.requests()) == 1 })
 	_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
-	rpcKind(t, err, RPCKindQueueTimeout)
-	if !RPCUnavailable(err) {
+	rpcKind(t, err, KindQueueTimeout)
+	if !Unavailable(err) {
 		t.Errorf("a queue timeout must count as the app being unavailable: %v", err)
 	}
 	if p := c.Pending(); p != 0 {
@@ -677,17 +677,17 @@ func TestRPCUnavailableClassifies(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&RPCError{Kind: RPCKindUnavailable}, true},
-		{&RPCError{Kind: RPCKindTimeout}, true},
-		{&RPCError{Kind: RPCKindBreakerOpen}, true},
-		{&RPCError{Kind: RPCKindQueueTimeout}, true},
-		{&RPCError{Kind: RPCKindHTTPStatus, Status: 502}, true},
-		{&RPCError{Kind: RPCKindHTTPStatus, Status: 401}, false},
-		{&RPCError{Kind: RPCKindDecode}, false},
-		{&RPCError{Kind: RPCKindCanceled}, false},
+		{&Error{Kind: KindUnavailable}, true},
+		{&Error{Kind: KindTimeout}, true},
+		{&Error{Kind: KindBreakerOpen}, true},
+		{&Error{Kind: KindQueueTimeout}, true},
+		{&Error{Kind: KindHTTPStatus, Status: 502}, true},
+		{&Error{Kind: KindHTTPStatus, Status: 401}, false},
+		{&Error{Kind: KindDecode}, false},
+		{&Error{Kind: KindCanceled}, false},
 		{errors.New("other"), false},
 	} {
-		if got := RPCUnavailable(c.err); got != c.want {
+		if got := Unavailable(c.err); got != c.want {
 			t.Errorf("%v: %v, want %v", c.err, got, c.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package protocol
+package rpc
 
 import (
 	"bytes"
@@ -97,70 +97,70 @@ type DisconnectResponse struct {
 	ErrorMsg string `json:"error_msg"`
 }
 
-// RPCError kinds.
+// Error kinds.
 const (
-	// RPCKindUnavailable: the app could not be reached (connection refused,
+	// KindUnavailable: the app could not be reached (connection refused,
 	// reset, DNS, TLS) after the retries the timeout allowed, or the
 	// connection broke while the response body was read.
-	RPCKindUnavailable = "unavailable"
-	// RPCKindTimeout: no complete response within RPCConfig.Timeout (or before
+	KindUnavailable = "unavailable"
+	// KindTimeout: no complete response within Config.Timeout (or before
 	// the caller's own deadline).
-	RPCKindTimeout = "timeout"
-	// RPCKindHTTPStatus: the app answered with a status other than 200
-	// (RPCError.Status holds it).
-	RPCKindHTTPStatus = "http_status"
-	// RPCKindDecode: a 200 whose body is not the expected JSON (not JSON, a
+	KindTimeout = "timeout"
+	// KindHTTPStatus: the app answered with a status other than 200
+	// (Error.Status holds it).
+	KindHTTPStatus = "http_status"
+	// KindDecode: a 200 whose body is not the expected JSON (not JSON, a
 	// string status, too large, ...).
-	RPCKindDecode = "decode"
-	// RPCKindBreakerOpen: the circuit breaker refused the call.
-	RPCKindBreakerOpen = "breaker_open"
-	// RPCKindQueueTimeout: no concurrency slot freed up within
-	// RPCConfig.QueueTimeout (the app is slow or down and callers pile up).
-	RPCKindQueueTimeout = "queue_timeout"
-	// RPCKindCanceled: the caller's context was cancelled (the client left).
-	RPCKindCanceled = "canceled"
-	// RPCKindInvalidRequest: the call could not be sent as given (a nil
+	KindDecode = "decode"
+	// KindBreakerOpen: the circuit breaker refused the call.
+	KindBreakerOpen = "breaker_open"
+	// KindQueueTimeout: no concurrency slot freed up within
+	// Config.QueueTimeout (the app is slow or down and callers pile up).
+	KindQueueTimeout = "queue_timeout"
+	// KindCanceled: the caller's context was cancelled (the client left).
+	KindCanceled = "canceled"
+	// KindInvalidRequest: the call could not be sent as given (a nil
 	// request, a sid that is not a valid header value). A programming error.
-	RPCKindInvalidRequest = "invalid_request"
+	KindInvalidRequest = "invalid_request"
 )
 
-// RPCError is the error every RPCClient call returns. Kind is one of the
-// RPCKind constants and is meant for metrics labels; Msg is for logs and
+// Error is the error every Client call returns. Kind is one of the
+// Kind constants and is meant for metrics labels; Msg is for logs and
 // names the endpoint.
-type RPCError struct {
+type Error struct {
 	Kind   string
-	Status int // HTTP status for RPCKindHTTPStatus, else 0
+	Status int // HTTP status for KindHTTPStatus, else 0
 	Msg    string
 	err    error // the underlying error, if any, for errors.Is/As
 }
 
-func (e *RPCError) Error() string {
+func (e *Error) Error() string {
 	return "anycable rpc " + e.Kind + ": " + e.Msg
 }
 
 // Unwrap exposes the underlying error (e.g. context.Canceled).
-func (e *RPCError) Unwrap() error { return e.err }
+func (e *Error) Unwrap() error { return e.err }
 
-// RPCUnavailable reports whether err says the app is unavailable for now
+// Unavailable reports whether err says the app is unavailable for now
 // (unreachable, too slow, overloaded, a 5xx), as opposed to an answer the
 // app meant (a refusal, a malformed response) or the caller leaving. A
 // client turned away for this should come back later.
-func RPCUnavailable(err error) bool {
-	var re *RPCError
+func Unavailable(err error) bool {
+	var re *Error
 	if !errors.As(err, &re) {
 		return false
 	}
 	switch re.Kind {
-	case RPCKindUnavailable, RPCKindTimeout, RPCKindBreakerOpen, RPCKindQueueTimeout:
+	case KindUnavailable, KindTimeout, KindBreakerOpen, KindQueueTimeout:
 		return true
-	case RPCKindHTTPStatus:
+	case KindHTTPStatus:
 		return re.Status >= 500
 	}
 	return false
 }
 
-// RPCConfig configures an RPCClient.
-type RPCConfig struct {
+// Config configures an Client.
+type Config struct {
 	// URL is the RPC mount, e.g. http://127.0.0.1:3000/_anycable. The
 	// endpoints are its path joined with connect, command and disconnect; a
 	// query string is kept.
@@ -174,7 +174,7 @@ type RPCConfig struct {
 	// FIFO order, at most QueueTimeout. Default 28.
 	Concurrency int
 	// QueueTimeout bounds the wait for a concurrency slot; a call that
-	// gets none fails with RPCKindQueueTimeout. Default: Timeout.
+	// gets none fails with KindQueueTimeout. Default: Timeout.
 	QueueTimeout time.Duration
 	// Transport, if set, replaces the client's own pooled transport.
 	Transport http.RoundTripper
@@ -191,8 +191,8 @@ const (
 
 var errRPCTimeout = errors.New("rpc call timed out")
 
-// RPCClient calls the app's AnyCable HTTP RPC. It is safe for concurrent use.
-type RPCClient struct {
+// Client calls the app's AnyCable HTTP RPC. It is safe for concurrent use.
+type Client struct {
 	client  *http.Client
 	secret  string
 	timeout time.Duration
@@ -205,9 +205,9 @@ type RPCClient struct {
 	connectURL, commandURL, disconnectURL string
 }
 
-// CheckRPCURL checks an RPC URL without I/O: http or https with a host.
+// CheckURL checks an RPC URL without I/O: http or https with a host.
 // Errors never carry the URL's password.
-func CheckRPCURL(s string) error {
+func CheckURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("anycable rpc: invalid url %q: %w", redact.URL(s), redact.Error(err, s))
@@ -218,10 +218,10 @@ func CheckRPCURL(s string) error {
 	return nil
 }
 
-// NewRPCClient validates cfg and builds a client. The URL must be http or
+// NewClient validates cfg and builds a client. The URL must be http or
 // https with a host.
-func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
-	if err := CheckRPCURL(cfg.URL); err != nil {
+func NewClient(cfg Config) (*Client, error) {
+	if err := CheckURL(cfg.URL); err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(cfg.URL)
@@ -254,7 +254,7 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 		}
 	}
 	u.Fragment, u.RawFragment = "", ""
-	c := &RPCClient{
+	c := &Client{
 		client: &http.Client{
 			Transport: rt,
 			// A redirect is reported, not followed: following a 301/302 would
@@ -274,16 +274,16 @@ func NewRPCClient(cfg RPCConfig) (*RPCClient, error) {
 }
 
 // Pending is the number of calls waiting for a concurrency slot.
-func (c *RPCClient) Pending() int { return int(c.pending.Load()) }
+func (c *Client) Pending() int { return int(c.pending.Load()) }
 
 // CloseIdleConnections closes pooled keep-alive connections (for shutdown).
-func (c *RPCClient) CloseIdleConnections() { c.client.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() { c.client.CloseIdleConnections() }
 
 // Connect asks the app to authenticate a connection. sid is the session id
 // sent as X-Anycable-Meta-Sid. ctx should be the client's request context:
 // when the client leaves, the call is abandoned and the app's request
 // cancelled.
-func (c *RPCClient) Connect(ctx context.Context, sid string, req *ConnectRequest) (*ConnectResponse, error) {
+func (c *Client) Connect(ctx context.Context, sid string, req *ConnectRequest) (*ConnectResponse, error) {
 	if req == nil {
 		return nil, rpcInvalid("connect", "nil request")
 	}
@@ -295,7 +295,7 @@ func (c *RPCClient) Connect(ctx context.Context, sid string, req *ConnectRequest
 }
 
 // Command runs a channel command (subscribe, unsubscribe, message).
-func (c *RPCClient) Command(ctx context.Context, sid string, req *CommandRequest) (*CommandResponse, error) {
+func (c *Client) Command(ctx context.Context, sid string, req *CommandRequest) (*CommandResponse, error) {
 	if req == nil {
 		return nil, rpcInvalid("command", "nil request")
 	}
@@ -309,7 +309,7 @@ func (c *RPCClient) Command(ctx context.Context, sid string, req *CommandRequest
 // Disconnect tells the app a connection closed. As it usually runs after the
 // client left, pass a context that outlives the request (for example
 // context.WithoutCancel(r.Context())); a cancelled ctx fails at once.
-func (c *RPCClient) Disconnect(ctx context.Context, sid string, req *DisconnectRequest) (*DisconnectResponse, error) {
+func (c *Client) Disconnect(ctx context.Context, sid string, req *DisconnectRequest) (*DisconnectResponse, error) {
 	if req == nil {
 		return nil, rpcInvalid("disconnect", "nil request")
 	}
@@ -339,13 +339,13 @@ func rpcMarshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func rpcInvalid(method, msg string) *RPCError {
-	return &RPCError{Kind: RPCKindInvalidRequest, Msg: method + ": " + msg}
+func rpcInvalid(method, msg string) *Error {
+	return &Error{Kind: KindInvalidRequest, Msg: method + ": " + msg}
 }
 
 // call runs one RPC: breaker check, concurrency slot, then attempts with
 // retries on connection errors, all bounded by c.timeout and ctx.
-func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req, out any) error {
+func (c *Client) call(ctx context.Context, method, endpoint, sid string, req, out any) error {
 	if !rpcValidHeaderValue(sid) {
 		return rpcInvalid(method, fmt.Sprintf("sid %q is not a valid header value", sid))
 	}
@@ -358,7 +358,7 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 	}
 	payload, err := rpcMarshal(req)
 	if err != nil { // cannot happen with these types
-		return &RPCError{Kind: RPCKindInvalidRequest, Msg: method + ": " + err.Error(), err: err}
+		return &Error{Kind: KindInvalidRequest, Msg: method + ": " + err.Error(), err: err}
 	}
 
 	select {
@@ -376,7 +376,7 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 			return rpcCtxError(method, ctx, ctx.Err())
 		case <-wait.C:
 			c.pending.Add(-1)
-			return &RPCError{Kind: RPCKindQueueTimeout, Msg: fmt.Sprintf("%s: no free slot within %v (all %d in use)", method, c.queueTimeout, cap(c.sem))}
+			return &Error{Kind: KindQueueTimeout, Msg: fmt.Sprintf("%s: no free slot within %v (all %d in use)", method, c.queueTimeout, cap(c.sem))}
 		}
 	}
 	defer func() { <-c.sem }()
@@ -384,7 +384,7 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errRPCTimeout)
 	defer cancel()
 
-	var lastErr *RPCError
+	var lastErr *Error
 	for attempt := 0; ; attempt++ {
 		done, ok := c.breaker.allow()
 		if !ok {
@@ -398,8 +398,8 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 		done(outcome)
 		if rerr == nil {
 			if err := json.Unmarshal(body, out); err != nil {
-				return &RPCError{
-					Kind: RPCKindDecode,
+				return &Error{
+					Kind: KindDecode,
 					Msg:  fmt.Sprintf("%s: invalid response: %v; body: %s", method, err, rpcSnippet(body)),
 					err:  err,
 				}
@@ -428,10 +428,10 @@ func (c *RPCClient) call(ctx context.Context, method, endpoint, sid string, req,
 
 // attempt makes one HTTP request. It returns the 200 body, or an error with
 // the breaker outcome and whether a retry may help.
-func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid string, payload []byte) ([]byte, *RPCError, rpcOutcome, bool) {
+func (c *Client) attempt(parent, ctx context.Context, method, endpoint, sid string, payload []byte) ([]byte, *Error, rpcOutcome, bool) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(payload))
 	if err != nil {
-		return nil, &RPCError{Kind: RPCKindInvalidRequest, Msg: method + ": " + err.Error(), err: err}, rpcOutcomeNeutral, false
+		return nil, &Error{Kind: KindInvalidRequest, Msg: method + ": " + err.Error(), err: err}, rpcOutcomeNeutral, false
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	if c.secret != "" {
@@ -450,7 +450,7 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 		}
 		// A certificate problem will not fix itself within a retry.
 		retry := !rpcIsTLSConfigError(err)
-		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": " + redact.Error(err, endpoint).Error(), err: err}, rpcOutcomeFailure, retry
+		return nil, &Error{Kind: KindUnavailable, Msg: method + ": " + redact.Error(err, endpoint).Error(), err: err}, rpcOutcomeFailure, retry
 	}
 	defer res.Body.Close()
 
@@ -471,7 +471,7 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 			msg += "; redirect to " + strconv.Quote(loc)
 		}
 		msg += "; body: " + rpcSnippet(body)
-		return nil, &RPCError{Kind: RPCKindHTTPStatus, Status: res.StatusCode, Msg: msg}, rpcOutcomeSuccess, false
+		return nil, &Error{Kind: KindHTTPStatus, Status: res.StatusCode, Msg: msg}, rpcOutcomeSuccess, false
 	}
 
 	body, err := io.ReadAll(io.LimitReader(res.Body, rpcMaxResponseBytes+1))
@@ -480,10 +480,10 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 			rerr, _ := rpcDoneError(method, parent, ctx)
 			return nil, rerr, rpcOutcomeSuccess, false
 		}
-		return nil, &RPCError{Kind: RPCKindUnavailable, Msg: method + ": reading response: " + err.Error(), err: err}, rpcOutcomeSuccess, false
+		return nil, &Error{Kind: KindUnavailable, Msg: method + ": reading response: " + err.Error(), err: err}, rpcOutcomeSuccess, false
 	}
 	if len(body) > rpcMaxResponseBytes {
-		return nil, &RPCError{Kind: RPCKindDecode, Msg: fmt.Sprintf("%s: response larger than %d bytes", method, rpcMaxResponseBytes)}, rpcOutcomeSuccess, false
+		return nil, &Error{Kind: KindDecode, Msg: fmt.Sprintf("%s: response larger than %d bytes", method, rpcMaxResponseBytes)}, rpcOutcomeSuccess, false
 	}
 	return body, nil, rpcOutcomeSuccess, false
 }
@@ -491,31 +491,31 @@ func (c *RPCClient) attempt(parent, ctx context.Context, method, endpoint, sid s
 // rpcDoneError classifies an attempt ended by ctx (parent plus our timeout):
 // our own timeout is a breaker failure, the caller's cancellation or deadline
 // is neutral.
-func rpcDoneError(method string, parent, ctx context.Context) (*RPCError, rpcOutcome) {
+func rpcDoneError(method string, parent, ctx context.Context) (*Error, rpcOutcome) {
 	if err := parent.Err(); err != nil {
 		return rpcCtxError(method, parent, err), rpcOutcomeNeutral
 	}
-	return &RPCError{
-		Kind: RPCKindTimeout,
+	return &Error{
+		Kind: KindTimeout,
 		Msg:  method + ": " + context.Cause(ctx).Error(),
 		err:  context.DeadlineExceeded,
 	}, rpcOutcomeFailure
 }
 
 // rpcCtxError describes the caller's context ending the call.
-func rpcCtxError(method string, ctx context.Context, err error) *RPCError {
+func rpcCtxError(method string, ctx context.Context, err error) *Error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &RPCError{Kind: RPCKindTimeout, Msg: method + ": caller deadline exceeded", err: err}
+		return &Error{Kind: KindTimeout, Msg: method + ": caller deadline exceeded", err: err}
 	}
 	msg := method + ": " + err.Error()
 	if cause := context.Cause(ctx); cause != nil && cause != err {
 		msg += " (" + cause.Error() + ")"
 	}
-	return &RPCError{Kind: RPCKindCanceled, Msg: msg, err: err}
+	return &Error{Kind: KindCanceled, Msg: msg, err: err}
 }
 
-func rpcBreakerError(method string) *RPCError {
-	return &RPCError{Kind: RPCKindBreakerOpen, Msg: method + ": http rpc is temporarily unavailable (circuit breaker open)"}
+func rpcBreakerError(method string) *Error {
+	return &Error{Kind: KindBreakerOpen, Msg: method + ": http rpc is temporarily unavailable (circuit breaker open)"}
 }
 
 func rpcIsTLSConfigError(err error) bool {

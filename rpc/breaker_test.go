@@ -1,4 +1,4 @@
-package protocol
+package rpc
 
 import (
 	"context"
@@ -226,13 +226,13 @@ func TestRPCBreakerOpensAfterTwoFailedCalls(t *testing.T) {
 	stub := newRPCStub(t, rpcReplyJSON(`{"status":1}`))
 	st := &rpcSwitchTransport{rt: &http.Transport{}}
 	st.down.Store(true)
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Timeout: 1600 * time.Millisecond, Transport: st})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Timeout: 1600 * time.Millisecond, Transport: st})
 	clk := newRPCFakeClock()
 	c.breaker = newRPCBreaker(clk.Now)
 
 	for i := range 2 {
 		_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
-		rpcKind(t, err, RPCKindUnavailable)
+		rpcKind(t, err, KindUnavailable)
 		if n := st.n.Load(); n != int64(5*(i+1)) {
 			t.Fatalf("after call %d: %d attempts, want %d", i+1, n, 5*(i+1))
 		}
@@ -241,7 +241,7 @@ func TestRPCBreakerOpensAfterTwoFailedCalls(t *testing.T) {
 
 	start := time.Now()
 	_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
-	rerr := rpcKind(t, err, RPCKindBreakerOpen)
+	rerr := rpcKind(t, err, KindBreakerOpen)
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("breaker_open took %v", d)
 	}
@@ -253,7 +253,7 @@ func TestRPCBreakerOpensAfterTwoFailedCalls(t *testing.T) {
 	st.down.Store(false)
 	clk.Advance(4 * time.Second)
 	_, err = c.Command(context.Background(), "s", &CommandRequest{})
-	rpcKind(t, err, RPCKindBreakerOpen)
+	rpcKind(t, err, KindBreakerOpen)
 
 	clk.Advance(time.Second)
 	rpcWantState(t, c.breaker, rpcBreakerHalfOpen)
@@ -280,13 +280,13 @@ func TestRPCBreakerCountsTimeoutsNotHTTPErrors(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = io.WriteString(w, "oops")
 	})
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Timeout: 40 * time.Millisecond})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Timeout: 40 * time.Millisecond})
 	clk := newRPCFakeClock()
 	c.breaker = newRPCBreaker(clk.Now)
 
 	for range 20 {
 		_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
-		rpcKind(t, err, RPCKindHTTPStatus)
+		rpcKind(t, err, KindHTTPStatus)
 	}
 	rpcWantState(t, c.breaker, rpcBreakerClosed)
 
@@ -297,18 +297,18 @@ func TestRPCBreakerCountsTimeoutsNotHTTPErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		_, err := c.Connect(ctx, "s", &ConnectRequest{})
 		cancel()
-		rpcKind(t, err, RPCKindTimeout) // the caller's deadline, not ours
+		rpcKind(t, err, KindTimeout) // the caller's deadline, not ours
 	}
 	rpcWantState(t, c.breaker, rpcBreakerClosed)
 
 	for range 10 {
 		_, err := c.Connect(context.Background(), "s", &ConnectRequest{})
-		rpcKind(t, err, RPCKindTimeout)
+		rpcKind(t, err, KindTimeout)
 	}
 	rpcWantState(t, c.breaker, rpcBreakerOpen)
 	before := len(stub.requests())
 	_, err := c.Disconnect(context.Background(), "s", &DisconnectRequest{})
-	rpcKind(t, err, RPCKindBreakerOpen)
+	rpcKind(t, err, KindBreakerOpen)
 	if len(stub.requests()) != before {
 		t.Error("a request reached the app while the breaker was open")
 	}
@@ -325,7 +325,7 @@ func TestRPCBreakerOpenDoesNotQueue(t *testing.T) {
 		_, _ = io.WriteString(w, `{"status":1}`)
 	})
 	t.Cleanup(func() { close(release) })
-	c := newTestRPCClient(t, RPCConfig{URL: stub.URL, Concurrency: 1})
+	c := newTestRPCClient(t, Config{URL: stub.URL, Concurrency: 1})
 	clk := newRPCFakeClock()
 	c.breaker = newRPCBreaker(clk.Now)
 
@@ -337,7 +337,7 @@ func TestRPCBreakerOpenDoesNotQueue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err := c.Connect(ctx, "s", &ConnectRequest{})
-	rpcKind(t, err, RPCKindBreakerOpen)
+	rpcKind(t, err, KindBreakerOpen)
 	if c.Pending() != 0 {
 		t.Errorf("Pending() = %d", c.Pending())
 	}

@@ -1,0 +1,46 @@
+//go:build unix
+
+package sse
+
+import (
+	"errors"
+	"syscall"
+)
+
+// TakeoverSupported reports whether this OS has what a taken-over
+// connection needs: a non-blocking peek (recv with MSG_DONTWAIT) that tells
+// a client that went away from one that is quiet.
+const TakeoverSupported = true
+
+// peerClosed reports whether the client closed its side, without a read
+// goroutine: a non-blocking peek on the socket. False when unknown.
+func (c *Conn) peerClosed() bool {
+	sc, ok := c.hijacked.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var b [512]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		// SSE clients send nothing after the request; whatever they do
+		// send is read and dropped so that the FIN behind it shows.
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
+			switch {
+			case n == 0 && err == nil:
+				closed = true // orderly shutdown by the peer
+				return true
+			case err != nil:
+				if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+					closed = true
+				}
+				return true
+			}
+		}
+	})
+	return closed
+}
