@@ -303,7 +303,7 @@ func (ss *session) endReplay(stream string) {
 	if ce := ss.srv.Log.Check(zapcore.DebugLevel, "history replay over max_pending; the client resumes on a new connection"); ce != nil {
 		ce.Write(zap.String("sid", ss.conn.sid), zap.String("stream", stream))
 	}
-	ss.conn.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true})
+	ss.conn.closePartialReplay()
 }
 
 // deliveries wraps stored messages for replay through the registry's
