@@ -5,11 +5,15 @@ package anycablesse
 // response ends cleanly, every time.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cableway/caddy-anycable-sse/protocol"
 )
 
 const partialSite = `
@@ -91,4 +95,98 @@ func TestPartialReplayIsWrittenAndEndsCleanly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A replay over several streams cut to fit max_pending: the streams it did
+// not reach are recorded in the first id at the position they start from,
+// not at their top, so resuming with the last id eventually delivers every
+// message of every stream exactly once, in order. Before, a stream whose
+// history was cut away entirely was recorded at its top, and its messages
+// were lost on resume.
+func TestMultiStreamPartialReplayResumesEveryStream(t *testing.T) {
+	loadCaddy(t, partialSite)
+	streams := []string{"multi-a", "multi-b"}
+	for _, s := range streams {
+		publishBig(t, s, 10, 1000)
+	}
+	ident := func(s string) string { return fmt.Sprintf(`{"channel":"$pubsub","stream_name":%q}`, s) }
+	line := func(s, history string) string {
+		b, _ := json.Marshal(map[string]any{"identifier": ident(s)})
+		if history != "" {
+			return strings.TrimSuffix(string(b), "}") + `,"history":` + history + `}`
+		}
+		return string(b)
+	}
+	first := line(streams[0], `{"since":1}`) + "\n" + line(streams[1], `{"since":1}`)
+	// A POST client resumes through each line's history.streams (it
+	// sends no Last-Event-ID): the positions of the last id it got.
+	resume := func(last string) string {
+		ps, err := protocol.ParseLastEventID(last, streams)
+		if err != nil {
+			t.Fatalf("last id %q: %v", last, err)
+		}
+		var lines []string
+		for _, s := range streams {
+			for _, p := range ps {
+				if p.Stream == s {
+					h, _ := json.Marshal(protocol.HistoryParams{Streams: map[string]protocol.HistoryPosition{s: {Epoch: p.Epoch, Offset: p.Offset}}})
+					lines = append(lines, line(s, string(h)))
+				}
+			}
+		}
+		if len(lines) != len(streams) {
+			t.Fatalf("last id %q names %v, want every stream", last, ps)
+		}
+		return strings.Join(lines, "\n")
+	}
+
+	next := map[string]int{ident(streams[0]): 1, ident(streams[1]): 1}
+	done := func() bool { return next[ident(streams[0])] == 11 && next[ident(streams[1])] == 11 }
+	c := openStream(t, http.MethodPost, "/events", first, nil)
+	last, resumes := "", 0
+	for !done() {
+		if c.resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %s", c.resp.StatusCode, c.resp.Header.Get("X-AnyCable-Error"))
+		}
+		ev, ok := c.next(5 * time.Second)
+		if !ok {
+			t.Fatalf("after %d resumes the stream stalled with %v; last id %q; received:\n%.2000s", resumes, next, last, c.Raw())
+		}
+		switch ev.Event {
+		case "disconnect":
+			if ev.Data != `{"type":"disconnect","reason":"too_slow","reconnect":true}` || last == "" {
+				t.Fatalf("disconnect %+v, last id %q", ev, last)
+			}
+			c.Close()
+			resumes++
+			if resumes > 40 {
+				t.Fatalf("no end after %d resumes: %v", resumes, next)
+			}
+			c = openStream(t, http.MethodPost, "/events", resume(last), nil)
+			continue
+		case "":
+		default:
+			continue // welcome, confirm_subscription, confirm_history
+		}
+		var m struct {
+			Identifier string `json:"identifier"`
+			Message    string `json:"message"`
+		}
+		if err := json.Unmarshal([]byte(ev.Data), &m); err != nil {
+			t.Fatalf("event %.80q: %v", ev.Data, err)
+		}
+		want, known := next[m.Identifier]
+		if !known || !strings.HasPrefix(m.Message, strconv.Itoa(want)+" ") {
+			t.Fatalf("got %.40q of %s, want message %d", m.Message, m.Identifier, want)
+		}
+		next[m.Identifier]++
+		if ev.ID == "" {
+			t.Fatalf("event without id: %+v", ev)
+		}
+		last = ev.ID
+	}
+	if resumes == 0 {
+		t.Fatal("the replay was never cut: the test does not exercise the cut")
+	}
+	c.Close()
 }

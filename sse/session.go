@@ -143,11 +143,7 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 		c.mu.Lock()
 		for _, j := range joined {
 			for i, sn := range j.snaps {
-				start := sn.Top.Offset
-				if sn.Status == pubsub.Recovered {
-					start -= uint64(len(sn.Messages))
-				}
-				c.setPositionLocked(j.subs[i].Stream, sn.Top.Epoch, start)
+				c.setPositionLocked(j.subs[i].Stream, sn.Top.Epoch, j.starts[i])
 			}
 		}
 		c.mu.Unlock()
@@ -179,6 +175,11 @@ type joinedSub struct {
 	subs       []*pubsub.Subscription
 	snaps      []pubsub.Snapshot
 	partial    []bool // the snapshot's messages were trimmed to fit
+	// starts is where each stream's replay starts (the offset before its
+	// first recovered message), taken before the budget trims: a stream
+	// whose history was cut away is recorded there, not at its top, so
+	// that a resume from the first id still replays it.
+	starts []uint64
 	asked      bool
 }
 
@@ -206,11 +207,27 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 		}
 		c.subs = append(c.subs, subscription)
 		j.subs = append(j.subs, subscription)
+		j.starts = append(j.starts, replayStart(snap, hreq.From))
 		snap, partial := ss.budget(snap)
 		j.snaps = append(j.snaps, snap)
 		j.partial = append(j.partial, partial)
 	}
 	return j, http.StatusOK, ""
+}
+
+// replayStart is the position a stream's replay starts from, before any of
+// its history is written: the offset before the first recovered message,
+// else the client's own position in the same epoch, else the top.
+func replayStart(snap pubsub.Snapshot, from *pubsub.Position) uint64 {
+	if snap.Status == pubsub.Recovered {
+		if len(snap.Messages) > 0 && snap.Messages[0].Offset > 0 {
+			return snap.Messages[0].Offset - 1
+		}
+		if from != nil && from.Epoch == snap.Top.Epoch && from.Offset <= snap.Top.Offset {
+			return from.Offset
+		}
+	}
+	return snap.Top.Offset
 }
 
 // A replay is bounded by max_pending from its first byte, like the live
