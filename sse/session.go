@@ -180,7 +180,7 @@ type joinedSub struct {
 	// whose history was cut away is recorded there, not at its top, so
 	// that a resume from the first id still replays it.
 	starts []uint64
-	asked      bool
+	asked  bool
 }
 
 // join joins every stream of one subscription at the position asked. The
