@@ -710,3 +710,57 @@ func TestRPCSlotWaitIsCappedAndCounted(t *testing.T) {
 	}
 	waitMetric(t, "caddy_anycable_sse_rpc_calls_waiting", 0)
 }
+
+// An RPC call that times out may still have run in the app (the client is
+// deferred, not refused): a connect that timed out gets its disconnect
+// call, and a subscribe that timed out is named in it. Before, only a
+// client leaving mid-call counted, and the app never heard of the
+// connection or channel it had accepted.
+func TestRPCTimeoutStillDisconnects(t *testing.T) {
+	var mu sync.Mutex
+	slowConnect := true
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		mu.Lock()
+		slow := slowConnect
+		mu.Unlock()
+		hang := func() {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		}
+		switch {
+		case method == "connect" && slow:
+			hang()
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case method == "connect":
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case method == "command":
+			hang()
+			return 200, `{"status":1,"streams":["s"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "rpc_timeout 300ms"))
+
+	c := openStream(t, http.MethodGet, "/events?channel=Sleepy", "", nil)
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("connect timed out: %d, want 200 (deferred)", c.resp.StatusCode)
+	}
+	c.Close()
+	app.waitCalls(t, "connect", "disconnect")
+
+	app.mu.Lock()
+	app.calls = nil
+	app.mu.Unlock()
+	mu.Lock()
+	slowConnect = false
+	mu.Unlock()
+	c = openStream(t, http.MethodGet, "/events?channel=Sleepy", "", nil)
+	c.Close()
+	app.waitCalls(t, "connect", "command", "disconnect")
+	subs, _ := app.call("disconnect").Body["subscriptions"].([]any)
+	if len(subs) != 1 || subs[0] != `{"channel":"Sleepy"}` {
+		t.Fatalf("disconnect after a subscribe that timed out names %v, want the channel", app.call("disconnect").Body["subscriptions"])
+	}
+}

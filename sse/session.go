@@ -384,6 +384,12 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 	res, err := s.Opts.RPC.Connect(ctx, c.sid, &protocol.ConnectRequest{Env: ss.env})
 	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
+		if appMayHaveRun(ctx, err) {
+			// The app may have accepted the connection (its connect
+			// callback ran) without our seeing the answer: it gets its
+			// disconnect call.
+			ss.rpcConnected = true
+		}
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
 		if protocol.RPCUnavailable(err) {
 			// A deploy or an outage of the app: the client comes back.
@@ -486,10 +492,11 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	})
 	s.metrics().RPC("command", time.Since(start), err)
 	if err != nil {
-		if ctx.Err() != nil {
-			// The client left while the app was subscribing: its
-			// subscribed callback may have run, so the disconnect call
-			// names this channel too (its unsubscribed then runs).
+		if appMayHaveRun(ctx, err) {
+			// The client left, or the answer came too late, while the app
+			// was subscribing: its subscribed callback may have run, so
+			// the disconnect call names this channel too (its
+			// unsubscribed then runs).
 			ss.rpcConnected = true
 			ss.subscribed = append(ss.subscribed, identifier)
 		}
@@ -540,6 +547,14 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 		ss.closeAfter = true
 	}
 	return streams, http.StatusOK, ""
+}
+
+// appMayHaveRun says whether a failed RPC call may still have run in the
+// app: the client left while it was in flight, or its answer did not come
+// within rpc_timeout (the client is then deferred, and comes back).
+func appMayHaveRun(ctx context.Context, err error) bool {
+	var re *protocol.RPCError
+	return ctx.Err() != nil || (errors.As(err, &re) && re.Kind == protocol.RPCKindTimeout)
 }
 
 func contains(list []string, s string) bool {
