@@ -48,6 +48,9 @@ type Conn struct {
 	// used by remote disconnect commands.
 	identifiers string
 	registry    *Registry // set when registered; guarded by mu
+	// ipCounted: the connection counts in its registry's per-address
+	// count; guarded by the registry's mu.
+	ipCounted bool
 
 	mu sync.Mutex
 	// queue holds what is pending, in order: frames shared with every

@@ -359,6 +359,9 @@ func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 		frame = []byte("retry: " + strconv.FormatInt(retry, 10) + "\n\n")
 	}
 	_, _ = w.Write(frame)
+	// Out now: the session's end (the app's disconnect call) runs before
+	// the handler returns, and the client must not wait for it.
+	_ = http.NewResponseController(w).Flush()
 }
 
 // canTakeOver says whether a request's connection can leave net/http after

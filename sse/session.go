@@ -639,6 +639,11 @@ func (ss *session) end() {
 	if !ss.rpcConnected {
 		return
 	}
+	if ss.registered {
+		// The stream is over: its address may open another one while
+		// the app is told (the registry entry stays until then).
+		s.Registry.uncount(c)
+	}
 	env := ss.env
 	env.CState = ss.cstate
 	if len(ss.istate) > 0 {
