@@ -1,7 +1,9 @@
 package anycablesse
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -709,4 +711,125 @@ func TestRPCSlotWaitIsCappedAndCounted(t *testing.T) {
 		}
 	}
 	waitMetric(t, "caddy_anycable_sse_rpc_calls_waiting", 0)
+}
+
+// An RPC call that times out may still have run in the app (the client is
+// deferred, not refused): a connect that timed out gets its disconnect
+// call, and a subscribe that timed out is named in it. Before, only a
+// client leaving mid-call counted, and the app never heard of the
+// connection or channel it had accepted.
+func TestRPCTimeoutStillDisconnects(t *testing.T) {
+	var mu sync.Mutex
+	slowConnect := true
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		mu.Lock()
+		slow := slowConnect
+		mu.Unlock()
+		hang := func() {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		}
+		switch {
+		case method == "connect" && slow:
+			hang()
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case method == "connect":
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case method == "command":
+			hang()
+			return 200, `{"status":1,"streams":["s"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "rpc_timeout 300ms"))
+
+	c := openStream(t, http.MethodGet, "/events?channel=Sleepy", "", nil)
+	if c.resp.StatusCode != 200 {
+		t.Fatalf("connect timed out: %d, want 200 (deferred)", c.resp.StatusCode)
+	}
+	c.Close()
+	app.waitCalls(t, "connect", "disconnect")
+
+	app.mu.Lock()
+	app.calls = nil
+	app.mu.Unlock()
+	mu.Lock()
+	slowConnect = false
+	mu.Unlock()
+	c = openStream(t, http.MethodGet, "/events?channel=Sleepy", "", nil)
+	c.Close()
+	app.waitCalls(t, "connect", "command", "disconnect")
+	subs, _ := app.call("disconnect").Body["subscriptions"].([]any)
+	if len(subs) != 1 || subs[0] != `{"channel":"Sleepy"}` {
+		t.Fatalf("disconnect after a subscribe that timed out names %v, want the channel", app.call("disconnect").Body["subscriptions"])
+	}
+}
+
+// A deferred connection (200 + disconnect reconnect:true) gets its frame
+// at once and frees its place in max_connections_per_ip, while the app's
+// disconnect call for it is still running. Before, the frame sat in the
+// response buffer and the address stayed counted until that call returned.
+func TestDeferredConnectionDoesNotWaitForDisconnect(t *testing.T) {
+	release := make(chan struct{})
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		switch {
+		case method == "connect":
+			return 200, `{"status":1,"identifiers":"u1"}`
+		case method == "command" && body["identifier"] == `{"channel":"Down"}`:
+			return 502, "bad gateway"
+		case method == "command":
+			return 200, `{"status":1,"streams":["s"]}`
+		case method == "disconnect":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "rpc_timeout 10s\n\t\tmax_connections_per_ip 1"))
+	var once sync.Once
+	stop := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(stop)
+
+	// The request runs aside: before, even its header waited for the
+	// app's disconnect call.
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(baseURL() + "/events?channel=Down")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		var text strings.Builder
+		for !strings.Contains(text.String(), "\n\n") {
+			line, err := br.ReadString('\n')
+			text.WriteString(line)
+			if err != nil {
+				break
+			}
+		}
+		got <- fmt.Sprintf("%d %s", resp.StatusCode, text.String())
+	}()
+	app.waitCalls(t, "connect", "command", "disconnect") // now held by the app
+	const want = "200 event: disconnect\ndata: {\"type\":\"disconnect\",\"reason\":\"server_restart\",\"reconnect\":true}\nretry: "
+	select {
+	case r := <-got:
+		if !strings.HasPrefix(r, want) {
+			t.Fatalf("deferred client got %q, want %q...", r, want)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the deferred client got nothing while the app's disconnect call ran")
+	}
+	// The client comes back at once: not refused for its address.
+	again := openStream(t, http.MethodGet, "/events?channel=Up", "", nil)
+	if again.resp.StatusCode != 200 {
+		t.Fatalf("the client coming back: %d %s", again.resp.StatusCode, again.resp.Header.Get("X-AnyCable-Error"))
+	}
+	again.Close()
+	stop()
 }

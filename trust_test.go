@@ -2,9 +2,11 @@ package anycablesse
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -193,5 +195,58 @@ func TestSessionIDIsNotChosenByTheClient(t *testing.T) {
 	mustBroadcast(t, testKey, `{"stream":"sid","data":"still here"}`)
 	if ev := two.mustNext(); ev.Data != "still here" {
 		t.Fatalf("two was disconnected too: %+v", ev)
+	}
+}
+
+// A POST whose body is still being read counts against
+// max_connections_per_ip under the same key as an open stream: behind a
+// non-strict trusted proxy, the TCP peer. Before, the body hold counted the
+// forwarded address, so a client rotating X-Forwarded-For held any number
+// of slow bodies.
+func TestSlowPostBodiesCountPeerUnlessStrict(t *testing.T) {
+	loadCaddyWithGlobal(t, `servers {
+		trusted_proxies static 127.0.0.1/32
+	}`, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		max_connections_per_ip 2
+	}
+	metrics /metrics`)
+	waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+	// Slow POSTs, each from a different forwarded address: the header and
+	// the first byte of a body that never completes. Two more each round,
+	// in case a round's reached the server of the config before.
+	n := 0
+	slowPosts := func() {
+		for i := 0; i < 2; i++ {
+			n++
+			conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testPort))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			fmt.Fprintf(conn, "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 198.51.100.%d\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", n)
+		}
+	}
+	// Another client, from yet another forwarded address, is over the
+	// peer's limit once two bodies are being read.
+	body := `{"identifier":"{\"channel\":\"$pubsub\",\"stream_name\":\"slowpost\"}"}`
+	for round := 0; ; round++ {
+		slowPosts()
+		c := openStream(t, http.MethodPost, "/events", body, http.Header{"X-Forwarded-For": {"203.0.113.1"}})
+		status := c.resp.StatusCode
+		c.Close()
+		if status == http.StatusTooManyRequests {
+			return
+		}
+		if status != http.StatusOK {
+			t.Fatalf("third POST: %d %s", status, c.resp.Header.Get("X-AnyCable-Error"))
+		}
+		if round == 20 {
+			t.Fatalf("%d slow POST bodies with rotated X-Forwarded-For did not count against the peer's max_connections_per_ip 2", n)
+		}
+		waitMetric(t, "caddy_anycable_sse_connections_open", 0)
+		time.Sleep(100 * time.Millisecond) // let the bodies' reads start
 	}
 }

@@ -48,6 +48,9 @@ type Conn struct {
 	// used by remote disconnect commands.
 	identifiers string
 	registry    *Registry // set when registered; guarded by mu
+	// ipCounted: the connection counts in its registry's per-address
+	// count; guarded by the registry's mu.
+	ipCounted bool
 
 	mu sync.Mutex
 	// queue holds what is pending, in order: frames shared with every
@@ -66,6 +69,11 @@ type Conn struct {
 	// final is written after the queue when the connection ends.
 	final     []byte
 	endReason string
+	// keep is how many queue entries a cut during the handshake still
+	// writes: the replayed history, not yet written (0 once the writer took
+	// the queue). A resume so makes progress even when a live message
+	// released during the handshake overflows max_pending.
+	keep int
 	// multi: the connection has several streams; each data event then
 	// carries one id holding every stream's position.
 	multi     bool
@@ -218,6 +226,9 @@ func (c *Conn) replay(s *pubsub.Subscription, ds []*pubsub.Delivery, first bool)
 		taken++
 	}
 	c.metrics.Delivered(queued)
+	if queued > 0 {
+		c.keep = len(c.queue)
+	}
 	c.wakeLocked()
 	return taken
 }
@@ -293,10 +304,38 @@ func (c *Conn) checkSizeLocked(n int) {
 	}
 	c.truncateLocked(n)
 	if !c.fitsLocked(0) {
-		c.truncateLocked(0)
+		// Never below the replayed history: its first message may alone
+		// exceed max_pending (so that a resume makes progress).
+		c.truncateLocked(min(c.keep, len(c.queue)))
 	}
 	c.metrics.SlowClientDropped()
-	c.closeLocked(c.disconnectFrame(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}), protocol.ReasonTooSlow)
+	reason := protocol.ReasonTooSlow
+	if c.keep > 0 {
+		// Cut before anything was written: the replayed history still
+		// goes out, then the client resumes after it (a partial replay).
+		reason = reasonReplayPartial
+	}
+	c.closeLocked(c.disconnectFrame(tooSlow), reason)
+}
+
+// tooSlow is the disconnect a cut client gets (a partial replay's too).
+var tooSlow = protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true}
+
+// reasonReplayPartial ends a connection whose replay was cut to fit
+// max_pending. On the wire it is the too_slow disconnect (reconnect:true),
+// but unlike a cut for slowness the queue and that frame are written and
+// the stream ends cleanly: the client is not slow, and it must get the
+// replayed events to resume after them.
+const reasonReplayPartial = "replay_partial"
+
+// closePartialReplay ends the connection after its queued replay, see
+// reasonReplayPartial.
+func (c *Conn) closePartialReplay() {
+	frame := c.disconnectFrame(tooSlow)
+	c.mu.Lock()
+	c.closeLocked(frame, reasonReplayPartial)
+	c.mu.Unlock()
+	c.wake()
 }
 
 // truncateLocked drops the queue's entries from n on.
@@ -306,6 +345,7 @@ func (c *Conn) truncateLocked(n int) {
 		c.queue[i] = nil
 	}
 	c.queue = c.queue[:n]
+	c.keep = min(c.keep, n)
 	if n == 0 {
 		c.queue = nil // let a big backing array go with the frames it held
 	}
@@ -392,6 +432,7 @@ func (c *Conn) take() ([][]byte, int) {
 	out, n := c.queue, c.queued
 	c.queue, c.queued = c.spare[:0], 0
 	c.spare = nil
+	c.keep = 0
 	c.mu.Unlock()
 	return out, n
 }
@@ -421,6 +462,7 @@ func (c *Conn) finalBytes() [][]byte {
 	}
 	c.queue, c.queued = nil, 0
 	c.final = nil
+	c.keep = 0
 	return out
 }
 

@@ -65,3 +65,40 @@ func TestQueueOverflowCutsAndFrees(t *testing.T) {
 		t.Fatalf("%d bytes in %d entries left queued", c.queued, len(c.queue))
 	}
 }
+
+// A resume whose first replayed message alone exceeds max_pending still
+// writes it (so that the resume makes progress) when a live message
+// released during the handshake overflows the queue: the cut keeps the
+// replayed history and ends as a partial replay (written, then too_slow
+// reconnect:true). Before, the cut truncated the queue to nothing.
+func TestLiveOverflowKeepsOversizedReplay(t *testing.T) {
+	c := newConn("1", "127.0.0.1", noMetrics{}, ModeGET, false, 4<<10)
+	sub := &pubsub.Subscription{Stream: "s", Identifier: "id"}
+	msg := func(k, size int) *pubsub.Delivery {
+		return &pubsub.Delivery{Msg: pubsub.Message{Publication: pubsub.Publication{Stream: "s", Data: fmt.Sprintf("%d %s", k, strings.Repeat("y", size))}, Epoch: "e", Offset: uint64(k)}}
+	}
+	if n := c.replay(sub, []*pubsub.Delivery{msg(1, 8<<10)}, true); n != 1 {
+		t.Fatalf("replay took %d", n)
+	}
+	c.Deliver(sub, msg(2, 100)) // parked during the handshake, released now
+	if !c.closed {
+		t.Fatal("the overflow did not end the connection")
+	}
+	if c.endReason == "too_slow" {
+		t.Fatal("ended as too_slow: the replayed event would never be written")
+	}
+	var out strings.Builder
+	for _, b := range c.finalBytes() {
+		out.Write(b)
+	}
+	got := out.String()
+	if !strings.HasPrefix(got, "data: 1 ") || !strings.Contains(got, "id: 1/e/s\n") {
+		t.Fatalf("the replayed message is gone: %.80q", got)
+	}
+	if strings.Contains(got, "data: 2 ") {
+		t.Fatal("the live message that overflowed was kept")
+	}
+	if !strings.HasSuffix(got, `data: {"type":"disconnect","reason":"too_slow","reconnect":true}`+"\n\n") {
+		t.Fatalf("no too_slow disconnect at the end: %q", got[len(got)-100:])
+	}
+}

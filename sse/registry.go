@@ -76,6 +76,7 @@ func (r *Registry) add(c *Conn, maxPerIP int) error {
 	}
 	r.conns[c] = struct{}{}
 	r.perIP[c.ip]++
+	c.ipCounted = true
 	c.mu.Lock()
 	c.registry = r
 	ids := c.identifiers
@@ -146,11 +147,28 @@ func (r *Registry) remove(c *Conn) {
 			close(r.empty)
 			r.empty = nil
 		}
-		if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
-			delete(r.perIP, c.ip)
-		}
+		r.uncountLocked(c)
 	}
 	r.mu.Unlock()
+}
+
+// uncount frees c's place in its address's max_connections_per_ip count
+// once its stream is over, while it stays registered for the app's
+// disconnect call: a client coming back is not refused meanwhile.
+func (r *Registry) uncount(c *Conn) {
+	r.mu.Lock()
+	r.uncountLocked(c)
+	r.mu.Unlock()
+}
+
+func (r *Registry) uncountLocked(c *Conn) {
+	if !c.ipCounted {
+		return
+	}
+	c.ipCounted = false
+	if r.perIP[c.ip]--; r.perIP[c.ip] <= 0 {
+		delete(r.perIP, c.ip)
+	}
 }
 
 // Len is the number of open connections.

@@ -172,19 +172,10 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 
-	if r.Method == http.MethodPost {
-		// A body still being read holds a connection like a stream does:
-		// it counts against max_connections_per_ip, and it has a deadline.
-		if !s.Registry.holdIP(info.RemoteAddr, s.Opts.MaxConnsPerIP) {
-			s.refuse(w, r, http.StatusTooManyRequests, errTooManyPerIP.Error(), "")
-			return
-		}
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout()))
-	}
-	req, err := s.parseRequest(r)
-	if r.Method == http.MethodPost {
-		s.Registry.releaseIP(info.RemoteAddr)
-		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	req, held, err := s.readRequest(w, r, info)
+	if !held {
+		s.refuse(w, r, http.StatusTooManyRequests, errTooManyPerIP.Error(), "")
+		return
 	}
 	if err != nil {
 		var re *requestError
@@ -298,6 +289,30 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	abortIfCut(closeReason)
 }
 
+// readRequest parses the request. A POST body still being read holds a
+// connection like a stream does: it counts against max_connections_per_ip
+// under the same key as the stream (limitKey, which a client behind a
+// non-strict proxy cannot choose), and it has a deadline. held is false
+// when the address is at its limit.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, info RequestInfo) (req *parsedRequest, held bool, err error) {
+	if r.Method != http.MethodPost {
+		req, err = s.parseRequest(r)
+		return req, true, err
+	}
+	key := limitKey(info)
+	if !s.Registry.holdIP(key, s.Opts.MaxConnsPerIP) {
+		return nil, false, nil
+	}
+	rc := http.NewResponseController(w)
+	defer func() {
+		s.Registry.releaseIP(key)
+		_ = rc.SetReadDeadline(time.Time{})
+	}()
+	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout()))
+	req, err = s.parseRequest(r)
+	return req, true, err
+}
+
 // reasonWriteError ends a stream whose write failed or timed out.
 const reasonWriteError = "write_error"
 
@@ -345,6 +360,9 @@ func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 		frame = []byte("retry: " + strconv.FormatInt(retry, 10) + "\n\n")
 	}
 	_, _ = w.Write(frame)
+	// Out now: the session's end (the app's disconnect call) runs before
+	// the handler returns, and the client must not wait for it.
+	_ = http.NewResponseController(w).Flush()
 }
 
 // canTakeOver says whether a request's connection can leave net/http after

@@ -144,11 +144,7 @@ func (ss *session) handshake(ctx context.Context, req *parsedRequest) (int, stri
 		c.mu.Lock()
 		for _, j := range joined {
 			for i, sn := range j.snaps {
-				start := sn.Top.Offset
-				if sn.Status == pubsub.Recovered {
-					start -= uint64(len(sn.Messages))
-				}
-				c.setPositionLocked(j.subs[i].Stream, sn.Top.Epoch, start)
+				c.setPositionLocked(j.subs[i].Stream, sn.Top.Epoch, j.starts[i])
 			}
 		}
 		c.mu.Unlock()
@@ -180,7 +176,12 @@ type joinedSub struct {
 	subs       []*pubsub.Subscription
 	snaps      []pubsub.Snapshot
 	partial    []bool // the snapshot's messages were trimmed to fit
-	asked      bool
+	// starts is where each stream's replay starts (the offset before its
+	// first recovered message), taken before the budget trims: a stream
+	// whose history was cut away is recorded there, not at its top, so
+	// that a resume from the first id still replays it.
+	starts []uint64
+	asked  bool
 }
 
 // join joins every stream of one subscription at the position asked. The
@@ -207,11 +208,27 @@ func (ss *session) join(ctx context.Context, sub resolved, positions []protocol.
 		}
 		c.subs = append(c.subs, subscription)
 		j.subs = append(j.subs, subscription)
+		j.starts = append(j.starts, replayStart(snap, hreq.From))
 		snap, partial := ss.budget(snap)
 		j.snaps = append(j.snaps, snap)
 		j.partial = append(j.partial, partial)
 	}
 	return j, http.StatusOK, ""
+}
+
+// replayStart is the position a stream's replay starts from, before any of
+// its history is written: the offset before the first recovered message,
+// else the client's own position in the same epoch, else the top.
+func replayStart(snap pubsub.Snapshot, from *pubsub.Position) uint64 {
+	if snap.Status == pubsub.Recovered {
+		if len(snap.Messages) > 0 && snap.Messages[0].Offset > 0 {
+			return snap.Messages[0].Offset - 1
+		}
+		if from != nil && from.Epoch == snap.Top.Epoch && from.Offset <= snap.Top.Offset {
+			return from.Offset
+		}
+	}
+	return snap.Top.Offset
 }
 
 // A replay is bounded by max_pending from its first byte, like the live
@@ -304,7 +321,7 @@ func (ss *session) endReplay(stream string) {
 	if ce := ss.srv.Log.Check(zapcore.DebugLevel, "history replay over max_pending; the client resumes on a new connection"); ce != nil {
 		ce.Write(zap.String("sid", ss.conn.sid), zap.String("stream", stream))
 	}
-	ss.conn.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonTooSlow, Reconnect: true, ForceReconnect: true})
+	ss.conn.closePartialReplay()
 }
 
 // deliveries wraps stored messages for replay through the registry's
@@ -368,6 +385,12 @@ func (ss *session) authenticate(ctx context.Context) (int, string) {
 	res, err := s.Opts.RPC.Connect(ctx, c.sid, &rpc.ConnectRequest{Env: ss.env})
 	s.metrics().RPC("connect", time.Since(start), err)
 	if err != nil {
+		if appMayHaveRun(ctx, err) {
+			// The app may have accepted the connection (its connect
+			// callback ran) without our seeing the answer: it gets its
+			// disconnect call.
+			ss.rpcConnected = true
+		}
 		s.Log.Warn("rpc connect failed", zap.String("sid", c.sid), zap.Error(err))
 		if rpc.Unavailable(err) {
 			// A deploy or an outage of the app: the client comes back.
@@ -470,10 +493,11 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 	})
 	s.metrics().RPC("command", time.Since(start), err)
 	if err != nil {
-		if ctx.Err() != nil {
-			// The client left while the app was subscribing: its
-			// subscribed callback may have run, so the disconnect call
-			// names this channel too (its unsubscribed then runs).
+		if appMayHaveRun(ctx, err) {
+			// The client left, or the answer came too late, while the app
+			// was subscribing: its subscribed callback may have run, so
+			// the disconnect call names this channel too (its
+			// unsubscribed then runs).
 			ss.rpcConnected = true
 			ss.subscribed = append(ss.subscribed, identifier)
 		}
@@ -524,6 +548,14 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 		ss.closeAfter = true
 	}
 	return streams, http.StatusOK, ""
+}
+
+// appMayHaveRun says whether a failed RPC call may still have run in the
+// app: the client left while it was in flight, or its answer did not come
+// within rpc_timeout (the client is then deferred, and comes back).
+func appMayHaveRun(ctx context.Context, err error) bool {
+	var re *protocol.RPCError
+	return ctx.Err() != nil || (errors.As(err, &re) && re.Kind == protocol.RPCKindTimeout)
 }
 
 func contains(list []string, s string) bool {
@@ -607,6 +639,11 @@ func (ss *session) end() {
 	}()
 	if !ss.rpcConnected {
 		return
+	}
+	if ss.registered {
+		// The stream is over: its address may open another one while
+		// the app is told (the registry entry stays until then).
+		s.Registry.uncount(c)
 	}
 	env := ss.env
 	env.CState = ss.cstate
