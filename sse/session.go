@@ -554,8 +554,8 @@ func (ss *session) subscribeRPC(ctx context.Context, identifier string) ([]strin
 // app: the client left while it was in flight, or its answer did not come
 // within rpc_timeout (the client is then deferred, and comes back).
 func appMayHaveRun(ctx context.Context, err error) bool {
-	var re *protocol.RPCError
-	return ctx.Err() != nil || (errors.As(err, &re) && re.Kind == protocol.RPCKindTimeout)
+	var re *rpc.Error
+	return ctx.Err() != nil || (errors.As(err, &re) && re.Kind == rpc.KindTimeout)
 }
 
 func contains(list []string, s string) bool {
