@@ -75,8 +75,7 @@ type FileBroker struct {
 	shards [memShards]fileShard
 	nextID atomic.Uint64 // last stream id used
 
-	wmu      sync.Mutex
-	watchers map[string]int
+	watchSet
 
 	// The write queue, drained by the writer goroutine.
 	qmu     sync.Mutex
@@ -144,7 +143,7 @@ func NewFileBroker(o FileOptions) (*FileBroker, error) {
 	}
 	b := &FileBroker{
 		path: o.Path, now: o.Now, lockTimeout: o.LockTimeout,
-		watchers: make(map[string]int), wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1),
 	}
 	if b.now == nil {
 		b.now = time.Now
@@ -249,30 +248,6 @@ func (b *FileBroker) Close() error {
 		return db.Close()
 	}
 	return nil
-}
-
-// Watch implements StreamWatcher: a watched stream is never evicted.
-func (b *FileBroker) Watch(stream string) {
-	b.wmu.Lock()
-	b.watchers[stream]++
-	b.wmu.Unlock()
-}
-
-// Unwatch implements StreamWatcher.
-func (b *FileBroker) Unwatch(stream string) {
-	b.wmu.Lock()
-	if n := b.watchers[stream]; n <= 1 {
-		delete(b.watchers, stream)
-	} else {
-		b.watchers[stream] = n - 1
-	}
-	b.wmu.Unlock()
-}
-
-func (b *FileBroker) watched(stream string) bool {
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
-	return b.watchers[stream] > 0
 }
 
 func (b *FileBroker) shard(stream string) *fileShard {

@@ -71,8 +71,7 @@ type MemoryBroker struct {
 
 	shards [memShards]memShard
 
-	wmu      sync.Mutex // leaf lock: nothing is locked while holding it
-	watchers map[string]int
+	watchSet
 
 	lifeMu  sync.Mutex
 	started bool
@@ -108,7 +107,7 @@ var _ StreamWatcher = (*MemoryBroker)(nil)
 
 // NewMemoryBroker returns a memory broker. Start starts its janitor.
 func NewMemoryBroker(o MemoryOptions) *MemoryBroker {
-	b := &MemoryBroker{now: o.Now, watchers: make(map[string]int)}
+	b := &MemoryBroker{now: o.Now}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -152,30 +151,6 @@ func (b *MemoryBroker) Close() error {
 	close(stop)
 	<-done
 	return nil
-}
-
-// Watch implements StreamWatcher: a watched stream is never evicted.
-func (b *MemoryBroker) Watch(stream string) {
-	b.wmu.Lock()
-	b.watchers[stream]++
-	b.wmu.Unlock()
-}
-
-// Unwatch implements StreamWatcher.
-func (b *MemoryBroker) Unwatch(stream string) {
-	b.wmu.Lock()
-	if n := b.watchers[stream]; n <= 1 {
-		delete(b.watchers, stream)
-	} else {
-		b.watchers[stream] = n - 1
-	}
-	b.wmu.Unlock()
-}
-
-func (b *MemoryBroker) watched(stream string) bool {
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
-	return b.watchers[stream] > 0
 }
 
 func (b *MemoryBroker) shard(stream string) *memShard {
