@@ -207,34 +207,7 @@ func TestFileRestartKeepsEverything(t *testing.T) {
 // per stream and loses nothing.
 func TestFileDeliveryOrderUnderConcurrency(t *testing.T) {
 	r := newReopening(t, FileOptions{HistoryLimit: 10})
-	var mu sync.Mutex
-	last := map[string]uint64{}
-	var bad []string
-	r.Start(func(m Message) {
-		mu.Lock()
-		defer mu.Unlock()
-		if m.Offset != last[m.Stream]+1 {
-			bad = append(bad, fmt.Sprintf("%s: %d after %d", m.Stream, m.Offset, last[m.Stream]))
-		}
-		last[m.Stream] = m.Offset
-	})
-	var wg sync.WaitGroup
-	for g := 0; g < 16; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200; i++ {
-				r.Publish(context.Background(), Publication{Stream: fmt.Sprintf("s%d", i%3), Data: "x"})
-			}
-		}()
-	}
-	wg.Wait()
-	if len(bad) > 0 {
-		t.Fatalf("out of order: %v", bad[:min(len(bad), 5)])
-	}
-	if last["s0"]+last["s1"]+last["s2"] != 3200 {
-		t.Fatalf("delivered %v", last)
-	}
+	checkDeliveryOrderUnderConcurrency(t, r, 16, 200)
 	if st := r.Stats(); st.Commits == 0 || st.Commits >= 3200 {
 		t.Fatalf("%d commits for 3200 publishes: no group commit", st.Commits)
 	}
