@@ -9,10 +9,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/cableway/caddy-anycable-sse/cable"
+	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/internal/redact"
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
-	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
 // engines holds the state that must outlive one handler instance: the hub
@@ -24,8 +25,9 @@ var engines = caddy.NewUsagePool()
 // engine is one hub and the connections it serves.
 type engine struct {
 	hub      *pubsub.Hub
-	registry *sse.Registry
-	writers  *sse.Writers
+	registry *conn.Registry
+	writers  *conn.Pool
+	replays  *cable.Replays
 	memory   *pubsub.MemoryBroker // set for the in-memory broker
 	file     *pubsub.FileBroker   // set for the file broker
 	redis    *pubsub.RedisBroker  // set for the Redis broker
@@ -105,7 +107,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), memory: mb, metrics: initMetrics()}
+			e := &engine{hub: hub, registry: conn.NewRegistry(), writers: conn.NewPool(writerCount()), replays: cable.NewReplays(), memory: mb, metrics: initMetrics()}
 			e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
 			return e, nil
 		case "file":
@@ -124,7 +126,7 @@ func (h *Handler) loadEngine() (*engine, error) {
 			if err := hub.Start(); err != nil {
 				return nil, err
 			}
-			e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), redis: rb, metrics: initMetrics()}
+			e := &engine{hub: hub, registry: conn.NewRegistry(), writers: conn.NewPool(writerCount()), replays: cable.NewReplays(), redis: rb, metrics: initMetrics()}
 			e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
 			rb.OnCommand(e.runCommand)
 			return e, nil

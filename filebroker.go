@@ -9,8 +9,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/cableway/caddy-anycable-sse/cable"
+	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
-	"github.com/cableway/caddy-anycable-sse/sse"
 )
 
 // defaultFilePrefix names the file broker's directory when no prefix is set.
@@ -80,7 +81,7 @@ func newFileEngine(b *BrokerConfig, limit int, ttl time.Duration) (*engine, erro
 		fb.Close()
 		return nil, err
 	}
-	e := &engine{hub: hub, registry: sse.NewRegistry(), writers: sse.NewWriters(writerCount()), file: fb, metrics: initMetrics()}
+	e := &engine{hub: hub, registry: conn.NewRegistry(), writers: conn.NewPool(writerCount()), replays: cable.NewReplays(), file: fb, metrics: initMetrics()}
 	e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
 	return e, nil
 }

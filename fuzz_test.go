@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/cableway/caddy-anycable-sse/cable"
+	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
@@ -32,7 +34,7 @@ func handlerForTest(tb testing.TB, key string) *Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = hub.Close() })
-	h.engine = &engine{hub: hub, registry: sse.NewRegistry(), memory: mb, metrics: h.metrics}
+	h.engine = &engine{hub: hub, registry: conn.NewRegistry(), replays: cable.NewReplays(), memory: mb, metrics: h.metrics}
 	h.httpAdapter = true
 	h.broadcastKey = key
 	return h

@@ -22,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/rpc"
@@ -412,6 +413,7 @@ func (h *Handler) newSSEServer(a authSetup, origins *sse.Origins) *sse.Server {
 		Log:      h.logger,
 		Metrics:  h.metrics,
 		Writers:  h.takeoverWriters(),
+		Replays:  h.engine.replays,
 		Opts: sse.Options{
 			PingInterval:   time.Duration(*h.PingInterval),
 			WriteTimeout:   time.Duration(h.WriteTimeout),
@@ -441,7 +443,7 @@ func (h *Handler) newSSEServer(a authSetup, origins *sse.Origins) *sse.Server {
 	}
 }
 
-func (h *Handler) takeoverWriters() *sse.Writers {
+func (h *Handler) takeoverWriters() *conn.Pool {
 	if h.HTTP1Takeover != nil && !*h.HTTP1Takeover {
 		return nil
 	}

@@ -35,13 +35,14 @@ func BenchmarkFanoutToConnections(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer hub.Close()
-			conns := make([]*Conn, n)
+			conns := make([]*Stream, n)
 			for i := range conns {
-				c := newConn(fmt.Sprint(i), "127.0.0.1", noMetrics{}, ModeGET, false, 0)
+				c := newStream(fmt.Sprint(i), "127.0.0.1", nil, noMetrics{}, ModeGET, false, 0)
 				// Both queue arrays up front, as after a connection's
-				// first rounds (take and giveBack alternate them).
-				c.queue = make([][]byte, 0, 64)
-				c.spare = make([][]byte, 0, 64)
+				// first rounds (Take and GiveBack alternate them).
+				c.c.GiveBack(make([][]byte, 0, 64))
+				c.c.Take()
+				c.c.GiveBack(make([][]byte, 0, 64))
 				conns[i] = c
 				s, _, err := hub.Join(context.Background(), c, "id", "bench", pubsub.HistoryRequest{})
 				if err != nil {
@@ -58,10 +59,10 @@ func BenchmarkFanoutToConnections(b *testing.B) {
 				}
 				if i%64 == 63 { // what the writers would do: drain the queues
 					for _, c := range conns {
-						q, _ := c.take()
-						c.giveBack(q)
+						q, _ := c.c.Take()
+						c.c.GiveBack(q)
 						select {
-						case <-c.signal:
+						case <-c.c.Signal():
 						default:
 						}
 					}

@@ -17,9 +17,9 @@ func TestSlowQueuesShareFrames(t *testing.T) {
 	const conns, msgs = 50, 2000
 	payload := strings.Repeat("x", 1<<10)
 	sub := &pubsub.Subscription{Stream: "s", Identifier: "id"}
-	cs := make([]*Conn, conns)
+	cs := make([]*Stream, conns)
 	for i := range cs {
-		cs[i] = newConn(fmt.Sprint(i), "127.0.0.1", noMetrics{}, ModeGET, false, 4<<20)
+		cs[i] = newStream(fmt.Sprint(i), "127.0.0.1", nil, noMetrics{}, ModeGET, false, 4<<20)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -32,13 +32,16 @@ func TestSlowQueuesShareFrames(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	for _, c := range cs {
-		if c.queued < msgs*len(payload) || c.closed {
-			t.Fatalf("conn %s: %d bytes queued, closed %v", c.sid, c.queued, c.closed)
+	queues := make([][][]byte, conns)
+	for i, c := range cs {
+		q, queued := c.c.Take()
+		if reason := c.c.EndReason(); queued < msgs*len(payload) || reason != "" {
+			t.Fatalf("conn %d: %d bytes queued, ended %q", i, queued, reason)
 		}
+		queues[i] = q
 	}
 	// The two queues hold the very same bytes.
-	if unsafe.SliceData(cs[0].queue[7]) != unsafe.SliceData(cs[conns-1].queue[7]) {
+	if unsafe.SliceData(queues[0][7]) != unsafe.SliceData(queues[conns-1][7]) {
 		t.Fatal("two queues hold copies of one frame")
 	}
 	data := int64(msgs * (len(payload) + 64))
@@ -52,17 +55,18 @@ func TestSlowQueuesShareFrames(t *testing.T) {
 // A queue over max_pending drops the connection as too_slow and lets the
 // queued frames go; the complete events before the last one stay.
 func TestQueueOverflowCutsAndFrees(t *testing.T) {
-	c := newConn("1", "127.0.0.1", noMetrics{}, ModeGET, false, 10<<10)
+	st := newStream("1", "127.0.0.1", nil, noMetrics{}, ModeGET, false, 10<<10)
 	sub := &pubsub.Subscription{Stream: "s", Identifier: "id"}
 	for k := 1; k <= 20; k++ {
 		d := &pubsub.Delivery{Msg: pubsub.Message{Publication: pubsub.Publication{Stream: "s", Data: strings.Repeat("y", 1<<10)}, Epoch: "e", Offset: uint64(k)}}
-		c.Deliver(sub, d)
+		st.Deliver(sub, d)
 	}
-	if !c.closed || c.endReason != "too_slow" {
-		t.Fatalf("closed %v reason %q", c.closed, c.endReason)
+	if reason := st.c.EndReason(); reason != "too_slow" {
+		t.Fatalf("ended %q", reason)
 	}
-	if c.queued > 10<<10 || len(c.queue) == 0 {
-		t.Fatalf("%d bytes in %d entries left queued", c.queued, len(c.queue))
+	q, queued := st.c.Take()
+	if queued > 10<<10 || len(q) == 0 {
+		t.Fatalf("%d bytes in %d entries left queued", queued, len(q))
 	}
 }
 
@@ -72,23 +76,24 @@ func TestQueueOverflowCutsAndFrees(t *testing.T) {
 // replayed history and ends as a partial replay (written, then too_slow
 // reconnect:true). Before, the cut truncated the queue to nothing.
 func TestLiveOverflowKeepsOversizedReplay(t *testing.T) {
-	c := newConn("1", "127.0.0.1", noMetrics{}, ModeGET, false, 4<<10)
+	c := newStream("1", "127.0.0.1", nil, noMetrics{}, ModeGET, false, 4<<10)
 	sub := &pubsub.Subscription{Stream: "s", Identifier: "id"}
 	msg := func(k, size int) *pubsub.Delivery {
 		return &pubsub.Delivery{Msg: pubsub.Message{Publication: pubsub.Publication{Stream: "s", Data: fmt.Sprintf("%d %s", k, strings.Repeat("y", size))}, Epoch: "e", Offset: uint64(k)}}
 	}
-	if n := c.replay(sub, []*pubsub.Delivery{msg(1, 8<<10)}, true); n != 1 {
+	if n := c.Replay(sub, []*pubsub.Delivery{msg(1, 8<<10)}, true); n != 1 {
 		t.Fatalf("replay took %d", n)
 	}
 	c.Deliver(sub, msg(2, 100)) // parked during the handshake, released now
-	if !c.closed {
+	reason := c.c.EndReason()
+	if reason == "" {
 		t.Fatal("the overflow did not end the connection")
 	}
-	if c.endReason == "too_slow" {
+	if reason == "too_slow" {
 		t.Fatal("ended as too_slow: the replayed event would never be written")
 	}
 	var out strings.Builder
-	for _, b := range c.finalBytes() {
+	for _, b := range c.c.FinalBytes() {
 		out.Write(b)
 	}
 	got := out.String()

@@ -2,7 +2,6 @@ package sse
 
 import (
 	"crypto/rand"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -165,5 +164,3 @@ func randomID(n int) string {
 	}
 	return string(b)
 }
-
-var errNoRPC = errors.New("channel subscriptions need rpc_url")

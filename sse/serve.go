@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/cableway/caddy-anycable-sse/cable"
+	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/protocol"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/rpc"
@@ -74,17 +76,36 @@ type Options struct {
 // registry it points at outlive it across reloads.
 type Server struct {
 	Hub      *pubsub.Hub
-	Registry *Registry
+	Registry *conn.Registry
 	Opts     Options
 	Log      *zap.Logger
 	Metrics  Metrics
 	// Writers writes HTTP/1.1 connections taken over from net/http; nil
 	// keeps every connection on the handler path.
-	Writers *Writers
+	Writers *conn.Pool
+	// Replays shares stored messages' frames between concurrent replays;
+	// it lives with the hub. Nil: each replay frames its own.
+	Replays *cable.Replays
+
+	cableOnce sync.Once
+	cableCfg  *cable.Config
 
 	mu   sync.Mutex
-	own  map[*Conn]struct{}
+	own  map[*conn.Conn]struct{}
 	gone bool // CloseAfter was called: end new connections too
+}
+
+// cable is the session configuration of this server, made once from Opts.
+func (s *Server) cable() *cable.Config {
+	s.cableOnce.Do(func() {
+		o := s.Opts
+		s.cableCfg = &cable.Config{
+			Hub: s.Hub, Replays: s.Replays, RPC: o.RPC, JWT: o.JWT, EnforceJWT: o.EnforceJWT, NoAuth: o.NoAuth,
+			PublicStreams: o.PublicStreams, Streams: o.Streams, Turbo: o.Turbo, CableReady: o.CableReady,
+			MaxStreamName: o.MaxStreamName, Log: s.Log, Metrics: s.metrics(),
+		}
+	})
+	return s.cableCfg
 }
 
 // metrics returns the configured Metrics or a no-op.
@@ -103,7 +124,7 @@ func (s *Server) CloseAfter(delay time.Duration) {
 	time.AfterFunc(delay, func() {
 		s.mu.Lock()
 		s.gone = true
-		conns := make([]*Conn, 0, len(s.own))
+		conns := make([]*conn.Conn, 0, len(s.own))
 		for c := range s.own {
 			conns = append(conns, c)
 		}
@@ -114,20 +135,20 @@ func (s *Server) CloseAfter(delay time.Duration) {
 	})
 }
 
-func (s *Server) adopt(c *Conn) bool {
+func (s *Server) adopt(c *conn.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone {
 		return false
 	}
 	if s.own == nil {
-		s.own = make(map[*Conn]struct{})
+		s.own = make(map[*conn.Conn]struct{})
 	}
 	s.own[c] = struct{}{}
 	return true
 }
 
-func (s *Server) disown(c *Conn) {
+func (s *Server) disown(c *conn.Conn) {
 	s.mu.Lock()
 	delete(s.own, c)
 	s.mu.Unlock()
@@ -174,7 +195,7 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 
 	req, held, err := s.readRequest(w, r, info)
 	if !held {
-		s.refuse(w, r, http.StatusTooManyRequests, errTooManyPerIP.Error(), "")
+		s.refuse(w, r, http.StatusTooManyRequests, conn.ErrTooManyPerIP.Error(), "")
 		return
 	}
 	if err != nil {
@@ -187,36 +208,35 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 
-	sess := &session{
-		srv:       s,
-		conn:      newConn(newSessionID(), limitKey(info), s.metrics(), req.mode, req.raw, s.Opts.MaxPending),
-		requestID: requestID(r),
-	}
+	st := newStream(newSessionID(), limitKey(info), s.Log, s.metrics(), req.mode, req.raw, s.Opts.MaxPending)
+	c := st.c
+	sess := cable.New(s.cable(), st)
+	reqID := requestID(r)
 	// What the app is told about the request; only built when there is an
 	// app, since it lives as long as the connection.
 	if s.Opts.RPC != nil {
-		sess.env = rpc.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
+		sess.Env = rpc.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
 	}
 	if s.Opts.JWT.Enabled() {
-		sess.token = r.Header.Get("X-" + s.Opts.JWTParam)
-		if sess.token == "" {
-			sess.token = r.URL.Query().Get(s.Opts.JWTParam)
+		sess.Token = r.Header.Get("X-" + s.Opts.JWTParam)
+		if sess.Token == "" {
+			sess.Token = r.URL.Query().Get(s.Opts.JWTParam)
 		}
 	}
 	// The session ends when ServeEvents returns, unless the connection was
 	// taken over: then the writer pool ends it. Metrics count the end once
 	// the session is gone (registry included).
-	handedOver, opened := false, false
+	handedOver, opened, registered := false, false, false
 	closeReason := ""
 	finish := func(reason string) {
-		sess.end()
+		s.end(sess, c, registered)
 		if !opened {
 			return
 		}
-		s.metrics().SubscriptionsRemoved(len(sess.conn.subs))
+		s.metrics().SubscriptionsRemoved(sess.Streams())
 		s.metrics().ConnectionClosed(reason)
 		if ce := s.Log.Check(zapcore.DebugLevel, "sse connection closed"); ce != nil {
-			ce.Write(zap.String("sid", sess.conn.sid), zap.String("reason", reason))
+			ce.Write(zap.String("sid", c.SID()), zap.String("reason", reason))
 		}
 	}
 	defer func() {
@@ -227,52 +247,52 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 
 	// Register before the handshake, so that a shutdown or a remote
 	// disconnect also reaches connections still subscribing.
-	if err := s.Registry.add(sess.conn, s.Opts.MaxConnsPerIP); err != nil {
-		if errors.Is(err, errShuttingDown) {
+	if err := s.Registry.Add(c, s.Opts.MaxConnsPerIP); err != nil {
+		if errors.Is(err, conn.ErrShuttingDown) {
 			// A non-200 answer would stop EventSource for good; tell the
 			// client to come back instead, as the open streams were told.
 			s.restartNow(w, req.raw, 0)
 			return
 		}
-		s.refuse(w, r, http.StatusTooManyRequests, err.Error(), sess.conn.sid)
+		s.refuse(w, r, http.StatusTooManyRequests, err.Error(), c.SID())
 		return
 	}
-	sess.registered = true
-	if !s.adopt(sess.conn) {
+	registered = true
+	if !s.adopt(c) {
 		// This config was replaced and its streams sent away: so is this
 		// one, to the new config (a 503 would stop EventSource for good).
 		s.restartNow(w, req.raw, 0)
 		return
 	}
-	if status, reason := sess.handshake(r.Context(), req); status != http.StatusOK {
-		if status == http.StatusServiceUnavailable {
+	if out := s.handshake(r.Context(), sess, st, req, reqID); out.Kind != cable.OK {
+		if out.Kind == cable.Unavailable {
 			// The broker or the app is down for now: a 503 would stop
 			// EventSource for good, so answer 200 and ask the client to
 			// come back shortly, at a jittered time so that clients
 			// turned away together do not return together.
-			cause := sess.unavailable
+			cause := out.Cause
 			if cause == "" {
-				cause = causeBroker
+				cause = cable.CauseBroker
 			}
 			retry := outageRetry()
 			s.metrics().Deferred(cause)
 			what := "the app (RPC)"
-			if cause == causeBroker {
+			if cause == cable.CauseBroker {
 				what = "the " + s.Opts.BrokerName + " broker"
 			}
 			s.Log.Warn("sse connection deferred: "+what+" is unavailable, client told to reconnect",
-				zap.String("sid", sess.conn.sid), zap.String("cause", cause), zap.String("reason", reason), zap.Int64("retry_ms", retry))
+				zap.String("sid", c.SID()), zap.String("cause", cause), zap.String("reason", out.Reason), zap.Int64("retry_ms", retry))
 			s.restartNow(w, req.raw, retry)
 			return
 		}
-		s.refuse(w, r, status, reason, sess.conn.sid)
+		s.refuse(w, r, httpStatus(out.Kind), out.Reason, c.SID())
 		return
 	}
 	s.metrics().ConnectionOpened()
-	s.metrics().SubscriptionsAdded(len(sess.conn.subs))
+	s.metrics().SubscriptionsAdded(sess.Streams())
 	opened = true
 	if s.canTakeOver(r) {
-		switch s.takeOver(w, sess.conn, func(reason string) {
+		switch s.takeOver(w, st, func(reason string) {
 			// Off the writer pool: the app's disconnect call may take a while.
 			go finish(reason)
 		}) {
@@ -280,13 +300,34 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			handedOver = true
 			return
 		case headerSent:
-			closeReason = s.stream(w, r, sess.conn, true)
+			closeReason = s.stream(w, r, st, true)
 			abortIfCut(closeReason)
 			return
 		}
 	}
-	closeReason = s.stream(w, r, sess.conn, false)
+	closeReason = s.stream(w, r, st, false)
 	abortIfCut(closeReason)
+}
+
+// end releases everything the connection held and tells the app, exactly
+// once, that a connection it accepted is gone.
+func (s *Server) end(sess *cable.Session, c *conn.Conn, registered bool) {
+	c.Close(nil, "ended")
+	sess.Leave()
+	// Leave the registry last: process exit waits for it to empty, and
+	// the app's disconnect call must be made by then.
+	if registered {
+		defer func() {
+			s.Registry.Remove(c)
+			s.disown(c)
+		}()
+		if sess.KnownToApp() {
+			// The stream is over: its address may open another one while
+			// the app is told (the registry entry stays until then).
+			s.Registry.Uncount(c)
+		}
+	}
+	sess.End()
 }
 
 // readRequest parses the request. A POST body still being read holds a
@@ -300,12 +341,12 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, info Reques
 		return req, true, err
 	}
 	key := limitKey(info)
-	if !s.Registry.holdIP(key, s.Opts.MaxConnsPerIP) {
+	if !s.Registry.HoldIP(key, s.Opts.MaxConnsPerIP) {
 		return nil, false, nil
 	}
 	rc := http.NewResponseController(w)
 	defer func() {
-		s.Registry.releaseIP(key)
+		s.Registry.ReleaseIP(key)
 		_ = rc.SetReadDeadline(time.Time{})
 	}()
 	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout()))
@@ -363,15 +404,6 @@ func (s *Server) restartNow(w http.ResponseWriter, raw bool, retry int64) {
 	// Out now: the session's end (the app's disconnect call) runs before
 	// the handler returns, and the client must not wait for it.
 	_ = http.NewResponseController(w).Flush()
-}
-
-// canTakeOver says whether a request's connection can leave net/http after
-// its header: plain-TCP HTTP/1.1 only. HTTP/1.0 has no chunked framing, and
-// a TLS connection cannot survive the short write deadlines of the pool
-// (crypto/tls breaks the connection after a timed-out write). Where the OS
-// has no non-blocking peek (TakeoverSupported), every stream stays here.
-func (s *Server) canTakeOver(r *http.Request) bool {
-	return TakeoverSupported && s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
 }
 
 // refuse answers a request that will not stream: status, empty body, and the
@@ -461,7 +493,8 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 
 // stream writes the connection until it ends: the client leaves, the server
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerSent bool) (reason string) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, st *Stream, headerSent bool) (reason string) {
+	c := st.c
 	rc := http.NewResponseController(w)
 	if s.Opts.WriteTimeout > 0 {
 		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
@@ -470,7 +503,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 		w.WriteHeader(http.StatusOK)
 	}
 	// The first round writes the backlog.
-	c.wake()
+	c.Wake()
 	if err := rc.Flush(); err != nil {
 		if errors.Is(err, http.ErrNotSupported) {
 			s.Log.Error("cannot flush the SSE response; is a buffering handler in front of anycable_sse?", zap.Error(err))
@@ -478,7 +511,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 		}
 		// The client left while its header and backlog were written.
 		if ce := s.Log.Check(zapcore.DebugLevel, "client gone"); ce != nil {
-			ce.Write(zap.String("sid", c.sid), zap.Error(err))
+			ce.Write(zap.String("sid", c.SID()), zap.Error(err))
 		}
 		return "client_gone"
 	}
@@ -517,7 +550,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 		}
 		if err != nil {
 			if ce := s.Log.Check(zapcore.DebugLevel, "sse write failed"); ce != nil {
-				ce.Write(zap.String("sid", c.sid), zap.Error(err))
+				ce.Write(zap.String("sid", c.SID()), zap.Error(err))
 			}
 			return false
 		}
@@ -526,43 +559,27 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *Conn, headerS
 
 	for {
 		select {
-		case <-c.signal:
-			b, _ := c.take()
+		case <-c.Signal():
+			b, _ := c.Take()
 			ok := write(b)
-			c.giveBack(b)
+			c.GiveBack(b)
 			if !ok {
 				return reasonWriteError
 			}
 		case <-ping:
-			c.enqueue(c.pingFrame(time.Now()))
+			c.Enqueue(st.Ping(time.Now()))
 			pingTimer.Reset(s.Opts.PingInterval)
-		case <-c.done:
-			c.mu.Lock()
-			reason := c.endReason
-			c.mu.Unlock()
+		case <-c.Done():
+			reason := c.EndReason()
 			if reason == protocol.ReasonTooSlow {
 				// Cut: nothing more is written to a client that does not
 				// read; the caller resets the stream.
 				return reason
 			}
-			write(c.finalBytes())
+			write(c.FinalBytes())
 			return reason
 		case <-r.Context().Done():
 			return "client_gone"
 		}
 	}
-}
-
-// pingFrame is a ping event, or a comment line in raw mode.
-func (c *Conn) pingFrame(now time.Time) []byte {
-	if c.raw {
-		return keepaliveComment
-	}
-	return pingEvent(now)
-}
-
-// pingEvent is `event: ping` with the Unix time in seconds.
-func pingEvent(now time.Time) []byte {
-	r := protocol.Reply{Type: protocol.TypePing, RawMessage: strconv.AppendInt(nil, now.Unix(), 10)}
-	return AppendEvent(nil, r.Type, r.AppendJSON(nil), "", 0)
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package sse
+package conn
 
 // TakeoverSupported is false where there is no non-blocking peek on a
 // socket (Windows: syscall has no Recvfrom with MSG_DONTWAIT): without it a

@@ -1,14 +1,11 @@
-package sse
+package conn
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/cableway/caddy-anycable-sse/protocol"
-	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 // Registry tracks open connections so that the process can end them on exit
@@ -25,32 +22,6 @@ type Registry struct {
 	closing bool
 	// empty, when set, is closed once the last connection is removed.
 	empty chan struct{}
-	// replays maps a stored message to the Delivery that replays are
-	// framing it on, held weakly: it lives as long as a handshake uses it.
-	replays sync.Map // replayKey -> weak.Pointer[pubsub.Delivery]
-}
-
-// replayKey names one stored message of the broker.
-type replayKey struct {
-	stream, epoch string
-	offset        uint64
-}
-
-// replayDelivery returns the Delivery that replays of m share, making one
-// if no handshake holds it now. An entry is removed when its Delivery is
-// collected.
-func (r *Registry) replayDelivery(stream string, m *pubsub.Message) *pubsub.Delivery {
-	k := replayKey{stream: stream, epoch: m.Epoch, offset: m.Offset}
-	if v, ok := r.replays.Load(k); ok {
-		if d := v.(weak.Pointer[pubsub.Delivery]).Value(); d != nil {
-			return d
-		}
-	}
-	d := &pubsub.Delivery{Msg: *m}
-	wp := weak.Make(d)
-	r.replays.Store(k, wp)
-	runtime.AddCleanup(d, func(k replayKey) { r.replays.CompareAndDelete(k, wp) }, k)
-	return d
 }
 
 // NewRegistry returns an empty registry.
@@ -59,20 +30,20 @@ func NewRegistry() *Registry {
 }
 
 var (
-	errShuttingDown = errors.New("server shutting down")
-	errTooManyPerIP = errors.New("too many connections from this address")
+	ErrShuttingDown = errors.New("server shutting down")
+	ErrTooManyPerIP = errors.New("too many connections from this address")
 )
 
-// add registers a connection; maxPerIP > 0 limits open connections per
+// Add registers a connection; maxPerIP > 0 limits open connections per
 // client address.
-func (r *Registry) add(c *Conn, maxPerIP int) error {
+func (r *Registry) Add(c *Conn, maxPerIP int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
-		return errShuttingDown
+		return ErrShuttingDown
 	}
 	if maxPerIP > 0 && r.perIP[c.ip] >= maxPerIP {
-		return errTooManyPerIP
+		return ErrTooManyPerIP
 	}
 	r.conns[c] = struct{}{}
 	r.perIP[c.ip]++
@@ -118,9 +89,9 @@ func (r *Registry) unindexLocked(c *Conn, ids string) {
 	}
 }
 
-// holdIP counts a request that is not a connection yet (a POST body being
-// read) against its address's limit; releaseIP ends it.
-func (r *Registry) holdIP(ip string, maxPerIP int) bool {
+// HoldIP counts a request that is not a connection yet (a POST body being
+// read) against its address's limit; ReleaseIP ends it.
+func (r *Registry) HoldIP(ip string, maxPerIP int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if maxPerIP > 0 && r.perIP[ip] >= maxPerIP {
@@ -130,7 +101,7 @@ func (r *Registry) holdIP(ip string, maxPerIP int) bool {
 	return true
 }
 
-func (r *Registry) releaseIP(ip string) {
+func (r *Registry) ReleaseIP(ip string) {
 	r.mu.Lock()
 	if r.perIP[ip]--; r.perIP[ip] <= 0 {
 		delete(r.perIP, ip)
@@ -138,7 +109,7 @@ func (r *Registry) releaseIP(ip string) {
 	r.mu.Unlock()
 }
 
-func (r *Registry) remove(c *Conn) {
+func (r *Registry) Remove(c *Conn) {
 	r.mu.Lock()
 	if _, ok := r.conns[c]; ok {
 		delete(r.conns, c)
@@ -152,10 +123,10 @@ func (r *Registry) remove(c *Conn) {
 	r.mu.Unlock()
 }
 
-// uncount frees c's place in its address's max_connections_per_ip count
+// Uncount frees c's place in its address's max_connections_per_ip count
 // once its stream is over, while it stays registered for the app's
 // disconnect call: a client coming back is not refused meanwhile.
-func (r *Registry) uncount(c *Conn) {
+func (r *Registry) Uncount(c *Conn) {
 	r.mu.Lock()
 	r.uncountLocked(c)
 	r.mu.Unlock()

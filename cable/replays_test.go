@@ -1,4 +1,4 @@
-package sse
+package cable
 
 import (
 	"runtime"
@@ -12,17 +12,17 @@ import (
 // Delivery, so each frame form is built once for all of them; the cache
 // holds it weakly and forgets it once no handshake uses it.
 func TestReplaysShareDeliveries(t *testing.T) {
-	r := NewRegistry()
+	r := NewReplays()
 	m := pubsub.Message{Publication: pubsub.Publication{Stream: "s", Data: "x"}, Epoch: "e", Offset: 7}
 	copy1, copy2 := m, m // each snapshot holds its own copy
-	d1 := r.replayDelivery("s", &copy1)
-	d2 := r.replayDelivery("s", &copy2)
+	d1 := r.delivery("s", &copy1)
+	d2 := r.delivery("s", &copy2)
 	if d1 != d2 {
 		t.Fatal("two replays of one stored message framed it twice")
 	}
 	other := m
 	other.Offset = 8
-	if r.replayDelivery("s", &other) == d1 {
+	if r.delivery("s", &other) == d1 {
 		t.Fatal("two messages share a delivery")
 	}
 	runtime.KeepAlive(d1)
@@ -31,7 +31,7 @@ func TestReplaysShareDeliveries(t *testing.T) {
 	for {
 		runtime.GC()
 		n := 0
-		r.replays.Range(func(any, any) bool { n++; return true })
+		r.m.Range(func(any, any) bool { n++; return true })
 		if n == 0 {
 			return
 		}

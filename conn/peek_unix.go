@@ -1,6 +1,6 @@
 //go:build unix
 
-package sse
+package conn
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ const TakeoverSupported = true
 // peerClosed reports whether the client closed its side, without a read
 // goroutine: a non-blocking peek on the socket. False when unknown.
 func (c *Conn) peerClosed() bool {
-	sc, ok := c.hijacked.(syscall.Conn)
+	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return false
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sse
+package conn
 
 import (
 	"sync"
@@ -11,7 +11,8 @@ import (
 )
 
 // closeWatch learns that clients of taken-over connections went away, the
-// moment they close, from one goroutine: the sockets are registered in an
+// moment they close (or, for a transport that reads, that they sent
+// something), from one goroutine: the sockets are registered in an
 // epoll set of their own (besides the Go runtime's) for EPOLLRDHUP. No
 // connection needs a reader goroutine for this.
 type closeWatch struct {
@@ -133,9 +134,16 @@ func (w *closeWatch) run() {
 			w.mu.Lock()
 			c := w.conns[ev.Fd]
 			w.mu.Unlock()
-			// Data from a client (SSE clients send none) also wakes us; the
-			// peek tells an orderly close or an error from that.
-			if c != nil && c.peerClosed() {
+			if c == nil {
+				continue
+			}
+			// A client that talks (a WebSocket) is read by its transport,
+			// which learns of the end from the read. Data from any other
+			// client (SSE clients send none) is dropped by the peek, which
+			// tells an orderly close or an error from it.
+			if c.onReadable != nil {
+				c.onReadable()
+			} else if c.peerClosed() {
 				c.closeQuietly("client_gone")
 			}
 		}
@@ -172,7 +180,7 @@ func (w *closeWatch) recreate(cause error) bool {
 const epollET = 1 << 31
 
 func connFD(c *Conn) (int, bool) {
-	sc, ok := c.hijacked.(syscall.Conn)
+	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return 0, false
 	}

@@ -1,4 +1,4 @@
-package sse
+package conn
 
 import (
 	"testing"
@@ -8,10 +8,10 @@ import (
 // A pinger lives while it has connections: the last one to leave retires
 // it, so reloads that change ping_interval leave no pinger behind.
 func TestPingersRetireWhenUnused(t *testing.T) {
-	w := NewWriters(1)
-	a := newConn("a", "127.0.0.1", noMetrics{}, ModeGET, false, 0)
-	b := newConn("b", "127.0.0.1", noMetrics{}, ModeGET, false, 0)
-	c := newConn("c", "127.0.0.1", noMetrics{}, ModeGET, false, 0)
+	w := NewPool(1)
+	a := newTestConn("a", 0)
+	b := newTestConn("b", 0)
+	c := newTestConn("c", 0)
 	pa := w.addPing(a, time.Hour)
 	pb := w.addPing(b, 2*time.Hour)
 	if pc := w.addPing(c, time.Hour); pc != pa || w.pingerCount() != 2 {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sse
+package conn
 
 import (
 	"net"
@@ -33,8 +33,8 @@ func TestCloseWatchSurvivesEpollFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	c := newConn("a", "127.0.0.1", noMetrics{}, ModeGET, false, 0)
-	c.hijacked = server
+	c := newTestConn("a", 0)
+	c.nc = server
 	w.add(c)
 
 	w.mu.Lock()
