@@ -1,6 +1,9 @@
 package protocol
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // WebSocket subprotocols of Action Cable (spec §2.4).
 const (
@@ -74,4 +77,31 @@ func DisconnectReply(reason string, reconnect bool) Reply {
 // connection's precision (seconds by default, ?ptp=ms|ns).
 func PingReply(ts int64) Reply {
 	return Reply{Type: TypePing, RawMessage: strconv.AppendInt(nil, ts, 10)}
+}
+
+// WelcomeWithSid returns an app's welcome transmission with "sid" added
+// when it lacks one, so that an ext client can ask to recover its session
+// (anycable-go relays the app's welcome untouched, and anycable-rails's
+// may carry no sid: quirk Q16). The app's own bytes are kept: the pair is
+// inserted before the closing brace. Anything that is not a JSON object
+// with "type":"welcome", or that already has a "sid" key, is returned as
+// is.
+func WelcomeWithSid(transmission, sid string) string {
+	v, ok := decodeJSON([]byte(transmission))
+	if !ok {
+		return transmission
+	}
+	obj, ok := v.(map[string]any)
+	if !ok || obj["type"] != TypeWelcome {
+		return transmission
+	}
+	if _, has := obj["sid"]; has {
+		return transmission
+	}
+	end := strings.LastIndexByte(transmission, '}')
+	out := make([]byte, 0, len(transmission)+len(sid)+10)
+	out = append(out, transmission[:end]...)
+	out = append(out, `,"sid":`...)
+	out = AppendJSONString(out, sid)
+	return string(append(out, transmission[end:]...))
 }

@@ -1,6 +1,9 @@
 package protocol
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // Server messages of the WebSocket transport, byte for byte as anycable-go
 // 1.6.16 wrote them in the spec's transcripts (§4.1, §4.3, §11).
@@ -87,4 +90,45 @@ func TestCloseVocabulary(t *testing.T) {
 			t.Errorf("%+v, want %d %q", c.got, c.code, c.text)
 		}
 	}
+}
+
+func TestWelcomeWithSid(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"type":"welcome"}`, `{"type":"welcome","sid":"s1"}`},
+		// The app's formatting is kept (§2.7: a passed-through welcome).
+		{`{"type": "welcome"} `, `{"type": "welcome","sid":"s1"} `},
+		{`{"type":"welcome","sid":"app"}`, `{"type":"welcome","sid":"app"}`},
+		{`{"type":"welcome","sid":null}`, `{"type":"welcome","sid":null}`},
+		{`{"type":"confirm_subscription","identifier":"x"}`, `{"type":"confirm_subscription","identifier":"x"}`},
+		{`not json`, `not json`},
+		{`["welcome"]`, `["welcome"]`},
+		{`{"type":"welcome"} {"x":1}`, `{"type":"welcome"} {"x":1}`},
+	} {
+		if got := WelcomeWithSid(c.in, "s1"); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.in, got, c.want)
+		}
+	}
+	if got := WelcomeWithSid(`{"type":"welcome"}`, `a"<b`); got != `{"type":"welcome","sid":"a\"\u003cb"}` {
+		t.Errorf("sid escaping: %s", got)
+	}
+}
+
+func FuzzWelcomeWithSid(f *testing.F) {
+	for _, s := range []string{`{"type":"welcome"}`, `{"type": "welcome", "x": [1]} `, `{"type":"welcome","sid":"a"}`, `x`} {
+		f.Add(s, "sid-1")
+	}
+	f.Fuzz(func(t *testing.T, in, sid string) {
+		out := WelcomeWithSid(in, sid)
+		if out == in {
+			return
+		}
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(out), &obj); err != nil {
+			t.Fatalf("%q -> %q: %v", in, out, err)
+		}
+		want := string([]rune(sid)) // invalid UTF-8 becomes U+FFFD
+		if obj["type"] != TypeWelcome || obj["sid"] != want {
+			t.Fatalf("%q -> %q", in, out)
+		}
+	})
 }
