@@ -80,7 +80,12 @@ func (r *Reader) Buffered() bool { return len(r.pending) > 0 }
 // pong writes it to conn directly. Client pongs are read and dropped.
 //
 // A single frame is read whole before ReadMessage returns; memory grows as
-// the payload arrives, never on the length the client declares.
+// the payload arrives, never on the length the client declares. Any error
+// leaves the byte stream out of step: close the connection after it.
+//
+// With an edge-triggered readiness set, drain before waiting again: call
+// again while Buffered() reports bytes, and while the socket itself still
+// has some (a read takes at most 4 KiB from it).
 func (r *Reader) ReadMessage(conn net.Conn, pong func(frame []byte)) ([]byte, error) {
 	rb := readBuffers.Get().(*readBuffer)
 	old := r.pending
