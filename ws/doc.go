@@ -11,8 +11,9 @@
 //     and written as is to every subscriber's socket;
 //   - a Reader holds no buffer while idle; it borrows one from a pool for
 //     the duration of a read and keeps only bytes read past the message;
-//   - the reader never writes: the pong for a client ping is handed to the
-//     caller, which queues it with the connection's other frames.
+//   - the reader does not write: the pong for a client ping is handed to the
+//     caller, which queues it with the connection's other frames (or, with
+//     no callback, written to the connection directly).
 //
 // Frame headers are parsed and checked with github.com/gobwas/ws, whose
 // low-level API works on a plain net.Conn without a connection object. The
