@@ -16,6 +16,8 @@ const (
 	TypeDisconnect          = "disconnect"
 	TypeConfirmHistory      = "confirm_history"
 	TypeRejectHistory       = "reject_history"
+	// TypePong answers a client's {"command":"ping"} (WebSocket).
+	TypePong = "pong"
 )
 
 // Disconnect reasons.
@@ -24,6 +26,9 @@ const (
 	ReasonRemote        = "remote"
 	ReasonTooSlow       = "too_slow"
 	ReasonUnauthorized  = "unauthorized"
+	ReasonTokenExpired  = "token_expired"
+	// ReasonNoPong ends an ext WebSocket session that did not answer pings.
+	ReasonNoPong = "no_pong"
 )
 
 // Data is a broadcast's data string as AnyCable hands it to clients: valid
@@ -120,6 +125,11 @@ type Reply struct {
 	Epoch          string
 	Offset         uint64
 	Sid            string
+	// Restored marks the welcome of a recovered session (WebSocket ext):
+	// "restored":true and "restored_ids" (written as [] when empty) follow
+	// "sid", in anycable-go's order.
+	Restored    bool
+	RestoredIDs []string
 	// Extra holds a raw JSON value for "message" that must be written
 	// verbatim (ping timestamps); it wins over Message.
 	RawMessage []byte
@@ -176,6 +186,19 @@ func (r *Reply) AppendJSON(dst []byte) []byte {
 	if r.Sid != "" {
 		key("sid")
 		dst = AppendJSONString(dst, r.Sid)
+	}
+	if r.Restored {
+		key("restored")
+		dst = append(dst, "true"...)
+		key("restored_ids")
+		dst = append(dst, '[')
+		for i, id := range r.RestoredIDs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(dst, id)
+		}
+		dst = append(dst, ']')
 	}
 	return append(dst, '}')
 }
