@@ -105,55 +105,57 @@ func (t *sessionTable) Put(ctx context.Context, sid string, state []byte, ttl ti
 	return t.set(sh, sid, e)
 }
 
+// withEntry runs fn with the entry of sid (nil when there is none) under
+// its shard's lock. For a sid that cannot name an entry, fn is not run.
+func (t *sessionTable) withEntry(ctx context.Context, sid string, fn func(sh *sessionShard, e *sessionEntry, nowMs int64) error) error {
+	if err := t.usable(ctx); err != nil {
+		return err
+	}
+	if !validSID(sid) {
+		return nil
+	}
+	now := t.nowMs()
+	sh := t.shard(sid)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return fn(sh, sh.m[sid], now)
+}
+
 // Touch implements SessionCache.
-func (t *sessionTable) Touch(ctx context.Context, sid string, ttl time.Duration) (bool, error) {
+func (t *sessionTable) Touch(ctx context.Context, sid string, ttl time.Duration) (found bool, err error) {
 	if err := checkSessionTTL(ttl); err != nil {
 		return false, err
 	}
-	if err := t.usable(ctx); err != nil {
-		return false, err
-	}
-	if !validSID(sid) {
-		return false, nil
-	}
-	now := t.nowMs()
-	sh := t.shard(sid)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := sh.m[sid]
-	if e == nil {
-		return false, nil
-	}
-	if e.expires <= now {
-		return false, t.remove(sh, sid)
-	}
-	return true, t.set(sh, sid, &sessionEntry{state: e.state, expires: now + ttlMillis(ttl)})
+	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {
+		switch {
+		case e == nil:
+			return nil
+		case e.expires <= now:
+			return t.remove(sh, sid)
+		}
+		found = true
+		return t.set(sh, sid, &sessionEntry{state: e.state, expires: now + ttlMillis(ttl)})
+	})
+	return found && err == nil, err
 }
 
 // Take implements SessionCache.
-func (t *sessionTable) Take(ctx context.Context, sid string) ([]byte, bool, error) {
-	if err := t.usable(ctx); err != nil {
+func (t *sessionTable) Take(ctx context.Context, sid string) (state []byte, ok bool, err error) {
+	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {
+		if e == nil {
+			return nil
+		}
+		if err := t.remove(sh, sid); err != nil {
+			return err
+		}
+		// The entry left the table, so its state is the caller's now.
+		state, ok = e.state, e.expires > now
+		return nil
+	})
+	if err != nil || !ok {
 		return nil, false, err
 	}
-	if !validSID(sid) {
-		return nil, false, nil
-	}
-	now := t.nowMs()
-	sh := t.shard(sid)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := sh.m[sid]
-	if e == nil {
-		return nil, false, nil
-	}
-	if err := t.remove(sh, sid); err != nil {
-		return nil, false, err
-	}
-	if e.expires <= now {
-		return nil, false, nil
-	}
-	// The entry left the table, so its state is the caller's now.
-	return e.state, true, nil
+	return state, true, nil
 }
 
 // sweep removes the expired entries: part of the janitor's pass.
@@ -169,16 +171,4 @@ func (t *sessionTable) sweep() {
 		}
 		sh.mu.Unlock()
 	}
-}
-
-// len is the number of entries, expired ones included (tests).
-func (t *sessionTable) len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
 }
