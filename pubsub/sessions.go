@@ -46,6 +46,10 @@ func (h *Hub) Sessions() SessionCache {
 	return nil
 }
 
+// DefaultSessionTTL is AnyCable's --sessions_ttl default: how long a
+// disconnected session stays restorable.
+const DefaultSessionTTL = 300 * time.Second
+
 // Bounds of a session entry. A session state holds identifiers, states and
 // subscriptions: a few KiB at most for any sensible application.
 const (

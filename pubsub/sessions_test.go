@@ -37,35 +37,37 @@ func TestSessionCacheConformance(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		srv := startRedis(t)
 		b := newRedisTestBroker(t, srv, RedisOptions{}, nil)
-		checkSessionCache(t, sessionTarget{cache: b.Sessions(), advance: redisAdvance(t, srv, b.prefix), close: func() { b.Close() }})
+		checkSessionCache(t, sessionTarget{cache: b.Sessions(), advance: redisAdvance(t, b.prefix, srv), close: func() { b.Close() }})
 	})
 }
 
-// redisAdvance simulates time passing for the session keys of a broker:
-// Redis's clock cannot be faked, so each key's remaining TTL is shortened
-// by d, and a key whose TTL would end is deleted. Real time passing
-// meanwhile only shortens TTLs further by milliseconds, well within the
-// margins of the table (minutes).
-func redisAdvance(t testing.TB, srv *redisServer, prefix string) func(time.Duration) {
+// redisAdvance simulates time passing for the session keys of a broker
+// on the given servers (every master of a cluster): Redis's clock cannot
+// be faked, so each key's remaining TTL is shortened by d, and a key whose
+// TTL would end is deleted. Real time passing meanwhile only shortens TTLs
+// further by milliseconds, well within the margins of the table (minutes).
+func redisAdvance(t testing.TB, prefix string, servers ...*redisServer) func(time.Duration) {
 	return func(d time.Duration) {
 		t.Helper()
 		ctx := context.Background()
-		keys, err := srv.Admin.Keys(ctx, prefix+":sess:*").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			left, err := srv.Admin.PTTL(ctx, k).Result()
-			switch {
-			case err != nil:
+		for _, srv := range servers {
+			keys, err := srv.Admin.Keys(ctx, prefix+":sess:*").Result()
+			if err != nil {
 				t.Fatal(err)
-			case left == -1:
-				t.Fatalf("session key %s has no expiry", k)
-			case left < 0: // gone meanwhile
-			case left <= d:
-				srv.Admin.Del(ctx, k)
-			default:
-				srv.Admin.PExpire(ctx, k, left-d)
+			}
+			for _, k := range keys {
+				left, err := srv.Admin.PTTL(ctx, k).Result()
+				switch {
+				case err != nil:
+					t.Fatal(err)
+				case left == -1:
+					t.Fatalf("session key %s has no expiry", k)
+				case left < 0: // gone meanwhile
+				case left <= d:
+					srv.Admin.Del(ctx, k)
+				default:
+					srv.Admin.PExpire(ctx, k, left-d)
+				}
 			}
 		}
 	}
@@ -246,15 +248,21 @@ func TestSessionRedisTwoNodes(t *testing.T) {
 	if left := srv.Admin.PTTL(ctx, "fleet:sess:s1").Val(); left <= time.Minute {
 		t.Fatalf("PTTL %v after a touch for an hour", left)
 	}
-	state, ok, err := b.Take(ctx, "s1")
+	checkSessionTwoNodes(t, a, b, "s1")
+}
+
+// checkSessionTwoNodes: sid, put on a, is taken on b once; then sessions
+// put on a and taken concurrently on both nodes have one winner each.
+func checkSessionTwoNodes(t *testing.T, a, b SessionCache, sid string) {
+	t.Helper()
+	ctx := context.Background()
+	state, ok, err := b.Take(ctx, sid)
 	if err != nil || !ok || string(state) != "state" {
 		t.Fatalf("take on the other node = %q, %v, %v", state, ok, err)
 	}
-	if _, ok, _ := a.Take(ctx, "s1"); ok {
+	if _, ok, _ := a.Take(ctx, sid); ok {
 		t.Fatal("the session was restored twice")
 	}
-
-	// Concurrent takes on both nodes: one winner in the fleet.
 	for round := 0; round < 10; round++ {
 		sid := fmt.Sprintf("c%d", round)
 		if err := a.Put(ctx, sid, []byte(sid), time.Minute); err != nil {
@@ -282,6 +290,36 @@ func TestSessionRedisTwoNodes(t *testing.T) {
 			t.Fatalf("round %d: %d takes succeeded across two nodes", round, n)
 		}
 	}
+}
+
+// TestSessionRedisCluster: on a Redis Cluster the sessions spread over the
+// masters (one key per command, no hash tag of the broker's), and the
+// cache behaves as on one server, for two nodes alike.
+func TestSessionRedisCluster(t *testing.T) {
+	tp := startTopology(t, "cluster")
+	prefix := fmt.Sprintf("sc%d", redisPrefixSeq.Add(1))
+	a := tp.broker(t, 0, RedisOptions{Prefix: prefix})
+	b := tp.broker(t, 1, RedisOptions{Prefix: prefix})
+	ctx := context.Background()
+
+	masters := map[*redisServer]bool{}
+	for i := 0; i < 20; i++ {
+		sid := fmt.Sprintf("spread%d", i)
+		if err := a.Sessions().Put(ctx, sid, []byte("state"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		srv := tp.cluster.NodeOf(prefix + ":sess:" + sid)
+		if srv.Admin.Exists(ctx, prefix+":sess:"+sid).Val() != 1 {
+			t.Fatalf("session %s is not on the master of its slot", sid)
+		}
+		masters[srv] = true
+	}
+	if len(masters) < 2 {
+		t.Fatalf("20 sessions on %d master(s): not spread over the slots", len(masters))
+	}
+	checkSessionTwoNodes(t, a.Sessions(), b.Sessions(), "spread0")
+	checkSessionCache(t, sessionTarget{cache: b.Sessions(), advance: redisAdvance(t, prefix, tp.cluster.Nodes...),
+		close: func() { b.Close() }})
 }
 
 // TestSessionRedisExpiresForReal: Redis itself removes an entry after its
