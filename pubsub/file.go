@@ -57,7 +57,8 @@ type FileBroker struct {
 
 	deliver atomic.Pointer[func(Message)]
 	closed  atomic.Bool
-	// active: a publish or snapshot happened, so the store may be written.
+	// active: a publish, snapshot or session call happened, so the store
+	// may be written.
 	active atomic.Bool
 
 	lockTimeout time.Duration
