@@ -57,7 +57,8 @@ type FileBroker struct {
 
 	deliver atomic.Pointer[func(Message)]
 	closed  atomic.Bool
-	// active: a publish or snapshot happened, so the store may be written.
+	// active: a publish, snapshot or session call happened, so the store
+	// may be written.
 	active atomic.Bool
 
 	lockTimeout time.Duration
@@ -76,6 +77,7 @@ type FileBroker struct {
 	nextID atomic.Uint64 // last stream id used
 
 	watchSet
+	sessions sessionTable
 
 	// The write queue, drained by the writer goroutine.
 	qmu     sync.Mutex
@@ -133,6 +135,7 @@ type fileStream struct {
 
 var _ Broker = (*FileBroker)(nil)
 var _ StreamWatcher = (*FileBroker)(nil)
+var _ SessionBroker = (*FileBroker)(nil)
 
 // NewFileBroker opens the store at o.Path if it exists: it takes the
 // store's lock (waiting up to LockTimeout), checks it and reads every
@@ -156,6 +159,7 @@ func NewFileBroker(o FileOptions) (*FileBroker, error) {
 	}
 	b.SetLimits(o.HistoryLimit, o.HistoryTTL)
 	b.SetSyncInterval(o.SyncInterval)
+	b.initSessions()
 	if err := b.openExisting(); err != nil {
 		return nil, err
 	}
@@ -421,10 +425,11 @@ func (b *FileBroker) unavailable(err error) error {
 	return fmt.Errorf("%w: store %s: %v", ErrUnavailable, b.path, err)
 }
 
-// sweep is one janitor pass. Streams not read since the start are read
-// when their oldest message on disk has expired, so that the TTL trims
-// the store too.
+// sweep is one janitor pass: expired sessions leave, and streams not read
+// since the start are read when their oldest message on disk has expired,
+// so that the TTL trims the store too.
 func (b *FileBroker) sweep() {
+	b.sessions.sweep()
 	limit, ttl := b.limits()
 	idle := idleAfter(ttl)
 	var list, evict []*fileStream

@@ -24,6 +24,7 @@ import (
 //	"s" name -> id(8) top(8) expired(8) epoch
 //	"m" id(8) offset(8) -> time(8) uvarint len + broadcast type,
 //	                      uvarint len + exclude socket, data
+//	"c" sid -> expiry(8, Unix ms) state        (session cache, sessions_file.go)
 //
 // Integers are big-endian, so a stream's messages are contiguous and in
 // offset order. A stream's epoch and top are written in the same batch as
@@ -110,6 +111,10 @@ func (b *FileBroker) openFile() error {
 		return err
 	}
 	if err := b.readStreams(db); err != nil {
+		db.Close()
+		return err
+	}
+	if err := b.readSessions(db); err != nil {
 		db.Close()
 		return err
 	}

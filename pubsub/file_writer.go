@@ -14,10 +14,11 @@ import (
 type opKind uint8
 
 const (
-	opMsg  opKind = iota // store msg (offset 0: transient, deliver only)
-	opMeta               // write the stream's metadata (new stream, new epoch)
-	opTrim               // delete offsets [from, to), record expired
-	opDrop               // delete the evicted stream and offsets [from, to)
+	opMsg     opKind = iota // store msg (offset 0: transient, deliver only)
+	opMeta                  // write the stream's metadata (new stream, new epoch)
+	opTrim                  // delete offsets [from, to), record expired
+	opDrop                  // delete the evicted stream and offsets [from, to)
+	opSession               // store the session entry value under sid (nil value: delete)
 )
 
 // fileOp is one queued write. done is set when a publisher waits for the
@@ -29,6 +30,9 @@ type fileOp struct {
 	from, to uint64
 	expired  uint64
 	done     chan error
+	// sid and value: opSession.
+	sid   string
+	value []byte
 }
 
 // errEarlierFailed refuses a message whose predecessor in the stream could
@@ -234,6 +238,8 @@ func (b *FileBroker) commit(ops []fileOp, res []error, final bool) (_ *pebble.Ba
 	}
 	for i, op := range ops {
 		switch op.kind {
+		case opSession:
+			writeSession(batch, op.sid, op.value)
 		case opMeta:
 			view(op.st)
 		case opMsg:

@@ -72,6 +72,7 @@ type MemoryBroker struct {
 	shards [memShards]memShard
 
 	watchSet
+	sessions sessionTable
 
 	lifeMu  sync.Mutex
 	started bool
@@ -104,6 +105,7 @@ type memStream struct {
 
 var _ Broker = (*MemoryBroker)(nil)
 var _ StreamWatcher = (*MemoryBroker)(nil)
+var _ SessionBroker = (*MemoryBroker)(nil)
 
 // NewMemoryBroker returns a memory broker. Start starts its janitor.
 func NewMemoryBroker(o MemoryOptions) *MemoryBroker {
@@ -115,8 +117,13 @@ func NewMemoryBroker(o MemoryOptions) *MemoryBroker {
 		b.shards[i].streams = make(map[string]*memStream)
 	}
 	b.SetLimits(o.HistoryLimit, o.HistoryTTL)
+	b.sessions.init(b.now, &b.closed)
 	return b
 }
+
+// Sessions implements SessionBroker: the cache lives in this process and
+// expires by the broker's clock.
+func (b *MemoryBroker) Sessions() SessionCache { return &b.sessions }
 
 // Start implements Broker: deliver receives every message, and the janitor
 // starts. Calling Start again only replaces deliver.
@@ -449,9 +456,10 @@ func idleAfter(ttl time.Duration) time.Duration {
 	return max(10*ttl, minIdle)
 }
 
-// sweep is one janitor pass: it removes expired messages and evicts idle
-// streams.
+// sweep is one janitor pass: it removes expired messages and sessions and
+// evicts idle streams.
 func (b *MemoryBroker) sweep() {
+	b.sessions.sweep()
 	limit, ttl := b.limits()
 	idle := idleAfter(ttl)
 	var list, evict []*memStream

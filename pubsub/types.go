@@ -5,6 +5,10 @@
 // Subscriber, and the bytes it writes are built by the caller and cached on a
 // Delivery, so that one broadcast is encoded once per output form and never
 // once per subscriber.
+//
+// The brokers also keep the session cache of WebSocket session recovery
+// (SessionCache, reached through Hub.Sessions): one node's memory, the
+// file store, or Redis shared by every node.
 package pubsub
 
 import (
