@@ -113,6 +113,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = pathArg(d, &h.Path)
 		case "broadcast_path":
 			err = pathArg(d, &h.BroadcastPath)
+		case "websocket_path":
+			err = pathArg(d, &h.WebSocketPath)
+		case "sessions_ttl":
+			var ttl caddy.Duration
+			if err = durationArg(d, &ttl, true); err == nil {
+				h.SessionsTTL = &ttl
+			}
 		case "secret":
 			err = secretArg(d, &h.Secret)
 		case "broadcast_key":

@@ -21,6 +21,8 @@ func parse(t *testing.T, input string) (*Handler, error) {
 // handler marshals to. Every subdirective sets the JSON field of its own
 // name (public's option excepted: it sets allow_remote_broadcast).
 var subdirectiveCases = []struct{ line, want string }{
+	{"websocket_path /cable", `{"websocket_path":"/cable"}`},
+	{"sessions_ttl 2m", `{"sessions_ttl":120000000000}`},
 	{"path /sse", `{"path":"/sse"}`},
 	{"broadcast_path /pub", `{"broadcast_path":"/pub"}`},
 	{"secret {env.ANYCABLE_SECRET}", `{"secret":"{env.ANYCABLE_SECRET}"}`},

@@ -27,6 +27,7 @@ import (
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/rpc"
 	"github.com/cableway/caddy-anycable-sse/sse"
+	"github.com/cableway/caddy-anycable-sse/ws"
 )
 
 // Version is sent in the X-Anycable-Version header.
@@ -200,6 +201,17 @@ type Handler struct {
 	// HTTP/3 streams are always served on the handler path.
 	HTTP1Takeover *bool `json:"http1_takeover,omitempty"`
 
+	// WebSocketPath serves Action Cable over WebSocket at this path (exact
+	// match; AnyCable's and Rails' default is /cable), on the same engine,
+	// authentication and streams as SSE: actioncable-v1-json and AnyCable's
+	// actioncable-v1-ext-json (history, session recovery). Default: off, so
+	// that an existing config never starts answering a path the app serves.
+	WebSocketPath string `json:"websocket_path,omitempty"`
+	// SessionsTTL is how long an actioncable-v1-ext-json session can be
+	// recovered (without the app) after its connection ends: AnyCable's
+	// --sessions_ttl. Default: 5m; 0 turns recovery off.
+	SessionsTTL *caddy.Duration `json:"sessions_ttl,omitempty"`
+
 	// StreamCloseDelay: on a config reload, streams opened under the old
 	// config end this long after it is replaced, with disconnect
 	// reconnect:true (clients resume from their last id, nothing is lost).
@@ -220,6 +232,7 @@ type Handler struct {
 	// httpAdapter: the broadcast endpoint is on (broadcast_adapters http).
 	httpAdapter bool
 	sse         *sse.Server
+	ws          *ws.Server // nil unless websocket_path is set
 
 	// trust is how the server treats forwarded addresses (trust.go).
 	trust serverTrust
@@ -300,6 +313,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.sse = h.newSSEServer(auth, origins)
+	if h.WebSocketPath != "" {
+		h.ws = h.newWSServer(auth, origins)
+	}
 	if err := h.hookShutdown(ctx); err != nil {
 		return err
 	}
@@ -611,6 +627,17 @@ func (h *Handler) check() error {
 	if h.Path == h.BroadcastPath {
 		return fmt.Errorf("path and broadcast_path are both %q: they must differ", h.Path)
 	}
+	if h.WebSocketPath != "" {
+		if !strings.HasPrefix(h.WebSocketPath, "/") {
+			return fmt.Errorf("websocket_path: must start with /, got %q", h.WebSocketPath)
+		}
+		if h.WebSocketPath == h.Path || h.WebSocketPath == h.BroadcastPath {
+			return fmt.Errorf("websocket_path %q: must differ from path and broadcast_path", h.WebSocketPath)
+		}
+	}
+	if h.SessionsTTL != nil && *h.SessionsTTL < 0 {
+		return errors.New("sessions_ttl: must not be negative")
+	}
 	if h.EnforceOrigins && len(h.AllowedOrigins) == 0 {
 		return errors.New("enforce_origins needs allowed_origins (with no list every origin is allowed)")
 	}
@@ -691,6 +718,9 @@ func (h *Handler) Cleanup() error {
 	// delay: its value decides (0 keeps the streams).
 	if d := time.Duration(h.engine.closeDelay.Load()); d > 0 && !caddy.Exiting() && h.sse != nil {
 		h.sse.CloseAfter(d)
+		if h.ws != nil {
+			h.ws.CloseAfter(d)
+		}
 	}
 	h.releaseIngesters()
 	if h.sse != nil && h.sse.Opts.RPC != nil {
@@ -712,6 +742,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		info.LimitKey = limitKey(r.RemoteAddr, info.RemoteAddr, h.trust.strict)
 		h.sse.ServeEvents(w, r, info)
 		return nil
+	case h.WebSocketPath:
+		if h.ws != nil {
+			info := requestInfo(r)
+			h.ws.ServeWebSocket(w, r, ws.RequestInfo{URL: info.URL, RemoteAddr: info.RemoteAddr,
+				LimitKey: limitKey(r.RemoteAddr, info.RemoteAddr, h.trust.strict)})
+			return nil
+		}
 	case h.BroadcastPath:
 		if h.httpAdapter {
 			h.serveBroadcast(w, r)

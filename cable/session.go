@@ -38,6 +38,9 @@ type Session struct {
 	subs []*pubsub.Subscription
 	// closeAfter: the app asked to disconnect while subscribing.
 	closeAfter bool
+	// saved: the session is in the recovery cache; superseded: another
+	// connection restored it, this one no longer saves it.
+	saved, superseded bool
 
 	replay replayState
 }
@@ -56,8 +59,8 @@ func (s *Session) Subscriptions() []string { return s.subscribed }
 // Streams is how many streams the session joined.
 func (s *Session) Streams() int { return len(s.subs) }
 
-// CloseRequested reports whether the app asked, in a subscribe answer, to
-// end the connection after what it sent.
+// CloseRequested reports whether the app asked, in a subscribe or
+// perform answer, to end the connection after what it sent.
 func (s *Session) CloseRequested() bool { return s.closeAfter }
 
 // Authenticate runs connect: through the app when rpc_url is set,
@@ -110,9 +113,13 @@ func (s *Session) Authenticate(ctx context.Context) Outcome {
 	switch res.Status {
 	case rpc.StatusSuccess:
 	case rpc.StatusFailure:
-		// The app's transmissions (its disconnect unauthorized) are the
-		// transport's to send or not: SSE answers 401.
-		return fail(Unauthorized, "unauthorized")
+		// The app's transmissions (its disconnect unauthorized) are
+		// queued: a WebSocket writes them before closing, SSE refuses
+		// with 401 and writes nothing.
+		for _, t := range res.Transmissions {
+			s.t.Transmit(t)
+		}
+		return fail(Unauthorized, ReasonAppRefused)
 	default:
 		return fail(Invalid, "application error: "+res.ErrorMsg)
 	}
@@ -126,6 +133,10 @@ func (s *Session) Authenticate(ctx context.Context) Outcome {
 	}
 	return Done
 }
+
+// ReasonAppRefused is the reason of an Unauthorized outcome decided by the
+// app (its transmissions say so to the client).
+const ReasonAppRefused = "unauthorized"
 
 // acceptLocally authenticates without the app: the server writes the
 // welcome, with the sid as AnyCable does.

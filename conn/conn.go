@@ -378,3 +378,7 @@ func (c *Conn) FinalBytes() [][]byte {
 func (c *Conn) EndPartialReplay() {
 	c.Close(c.codec.Disconnect(TooSlow), ReasonReplayPartial)
 }
+
+// ClientGone ends a connection whose client went away: nothing more is
+// written to it.
+func (c *Conn) ClientGone() { c.closeQuietly("client_gone") }

@@ -190,8 +190,15 @@ func (h *Hub) Join(ctx context.Context, sub Subscriber, identifier, stream strin
 	s.mu.Lock()
 	s.epoch = snap.Top.Epoch
 	s.last = snap.Top.Offset
+	s.joined = snap.Top
 	s.mu.Unlock()
 	return s, snap, nil
+}
+
+// History reads stored messages of stream for req without joining it (a
+// history command on a stream the client already follows).
+func (h *Hub) History(ctx context.Context, stream string, req HistoryRequest) (Snapshot, error) {
+	return h.b.Snapshot(ctx, stream, req)
 }
 
 // Leave removes the subscription. When it returns, no callback for s is
@@ -308,6 +315,16 @@ type Subscription struct {
 	parked  []*Delivery
 	epoch   string
 	last    uint64
+	// joined is the join snapshot's top: what came later is delivered live.
+	joined Position
+}
+
+// Joined is the stream's top when the subscription joined it: the messages
+// after it are delivered live, those up to it only through history.
+func (s *Subscription) Joined() Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.joined
 }
 
 // Position is the last position delivered to the subscription, or the join

@@ -1,7 +1,6 @@
 package sse
 
 import (
-	"crypto/rand"
 	"io"
 	"net/http"
 	"net/url"
@@ -119,14 +118,6 @@ func (s *Server) identifierFromQuery(q url.Values) (string, error) {
 	return id, nil
 }
 
-// newSessionID is a random 21-character sid. AnyCable takes the client's
-// X-Request-ID verbatim, but the sid names a connection in exclude_socket
-// and, under noauth, in its identifiers {"sid":…} that remote disconnects
-// aim at: a client that picks its sid could pick another client's.
-func newSessionID() string {
-	return randomID(21)
-}
-
 // requestID is the client's X-Request-ID when it is a sane token, for log
 // lines only (beside the sid); empty otherwise.
 func requestID(r *http.Request) string {
@@ -150,17 +141,4 @@ func printableToken(s string) bool {
 		}
 	}
 	return true
-}
-
-const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	for i := range b {
-		b[i] = idAlphabet[b[i]&63]
-	}
-	return string(b)
 }

@@ -208,7 +208,7 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		return
 	}
 
-	st := newStream(newSessionID(), limitKey(info), s.Log, s.metrics(), req.mode, req.raw, s.Opts.MaxPending)
+	st := newStream(cable.NewSID(), limitKey(info), s.Log, s.metrics(), req.mode, req.raw, s.Opts.MaxPending)
 	c := st.c
 	sess := cable.New(s.cable(), st)
 	reqID := requestID(r)

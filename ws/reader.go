@@ -65,6 +65,13 @@ func (e *CloseError) Error() string {
 // becoming readable again, so call it at once.
 func (r *Reader) Buffered() bool { return len(r.pending) > 0 }
 
+// Feed hands the reader bytes the client sent that were read before it
+// (what net/http buffered past the upgrade request); they are parsed
+// first.
+func (r *Reader) Feed(b []byte) {
+	r.pending = append(r.pending, b...)
+}
+
 // ReadMessage reads frames from conn until one of:
 //   - a data message is complete: its payload, unmasked, fragments joined.
 //     Binary messages are returned like text ones (anycable-go decodes
