@@ -80,7 +80,7 @@ func TestWebSocketBadInput(t *testing.T) {
 	c.send(`{"command":"bogus"}`)
 	c.send(`null`)
 	c.send(`{"command":"message","identifier":"` + pubsubID("x") + `","data":"{}"}`) // unknown subscription
-	c.send(`{"command":"subscribe","identifier":"{\"channel\":\"$pubsub\"}"}`)        // no stream
+	c.send(`{"command":"subscribe","identifier":"{\"channel\":\"$pubsub\"}"}`)       // no stream
 	if m := c.mustNext(); m != `{"type":"reject_subscription","identifier":"{\"channel\":\"$pubsub\"}"}` {
 		t.Fatalf("reject %s", m)
 	}
@@ -127,7 +127,7 @@ func TestWebSocketSessionRecovery(t *testing.T) {
 	if ids := field(t, w, "restored_ids").([]any); len(ids) != 1 || ids[0] != strings.ReplaceAll(pubsubID(rec), `\"`, `"`) {
 		t.Fatalf("restored_ids %v", ids)
 	}
-	b.send(`{"command":"history","identifier":"` + pubsubID(rec) + `","history":{"streams":{"`+rec+`":{"epoch":"` + epoch + `","offset":1}}}}`)
+	b.send(`{"command":"history","identifier":"` + pubsubID(rec) + `","history":{"streams":{"` + rec + `":{"epoch":"` + epoch + `","offset":1}}}}`)
 	for _, want := range []string{`"message":2,`, `"message":3,`} {
 		if m := b.mustNext(); !strings.Contains(m, want) {
 			t.Fatalf("history: %s, want %s", m, want)
