@@ -49,7 +49,7 @@ func TestPushOverMaxPendingCutsTooSlow(t *testing.T) {
 		t.Fatalf("SlowClientDropped counted %d times", n)
 	}
 	if got := room(c); got != 6 {
-		t.Fatalf("room %d: the cut message's bytes were not freed", got)
+		t.Fatalf("room %d, want 6: the complete messages kept, the cut one freed", got)
 	}
 	c.Enqueue([]byte("late\n"))
 	if n := m.dropped.Load(); n != 1 {
