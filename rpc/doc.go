@@ -5,6 +5,7 @@
 // and the circuit breaker that fails fast while the app is down.
 //
 // It imports only the standard library and internal/redact: the wire
-// vocabulary of Action Cable lives in protocol, the callers (sse, the Caddy
-// module) decide what a reply means for a connection.
+// vocabulary of Action Cable lives in protocol, and the session (package
+// cable) decides what a reply means for a connection; the Caddy module
+// builds the client and the transports pass the request's env along.
 package rpc

@@ -1,20 +1,24 @@
 // Package sse is the SSE transport: it serves one client connection from
-// request to end.
+// request to end, on top of the session (package cable) and the connection
+// writer (package conn).
 //
 //   - request.go, origin.go: parsing the GET/POST request and the origin check.
-//   - session.go: the session: authentication (JWT, public/noauth, RPC
-//     connect through package rpc), subscription decisions, history and
-//     recovery, remote disconnect and the app's disconnect call.
-//   - serve.go: ServeEvents, the handler path (Server.stream) that writes
-//     through net/http (HTTP/2, HTTP/3, TLS, and OSes without takeover).
-//   - takeover.go, peek_*.go, closewatch_*.go: the HTTP/1.1 fast path: after
-//     the header the connection leaves net/http for a small writer pool,
-//     with shared pingers and (Linux) an epoll close watcher.
-//   - conn.go, frame.go: a connection's bounded queue and the SSE framing.
-//   - registry.go: the open connections, for shutdown and remote disconnect.
+//   - handshake.go: the order of an SSE connection's session steps
+//     (authenticate, subscribe, join, history, release) and the HTTP status
+//     of a refusal; the steps themselves are cable.Session's.
+//   - stream.go, frame.go: Stream, the connection as the hub and the session
+//     see it (pubsub.Subscriber, cable.Transport), which frames messages as
+//     SSE events and queues them on its conn.Conn; it is also the conn.Codec
+//     of SSE (disconnect and ping events, one HTTP chunk per flush).
+//   - serve.go: ServeEvents (registry, handshake, takeover or not, the end of
+//     the session) and the handler path (Server.stream) that writes through
+//     net/http (HTTP/2, HTTP/3, TLS, and OSes without takeover).
+//   - takeover.go: the HTTP/1.1 fast path: header and backlog through
+//     net/http, then the connection is hijacked and handed to conn.Pool.
+//   - metrics.go: what the transport counts.
 //
-// It imports pubsub (the hub it subscribes to), protocol and rpc; it knows
-// nothing about Caddy.
+// It imports cable, conn, pubsub, protocol and rpc; it knows nothing about
+// Caddy.
 package sse
 
 import (

@@ -4,8 +4,9 @@
 //
 // It is built for connections that have no goroutine of their own while
 // idle: the handler hijacks the connection and writes the 101 itself
-// (AppendAcceptResponse), a shared writer pool writes frames, and a pool
-// goroutine reads when the connection is readable (Reader.ReadMessage). So:
+// (AppendAcceptResponse), the shared writer pool (package conn) writes
+// frames, and a pool goroutine reads when the connection is readable
+// (Reader.ReadMessage). So:
 //   - a server frame is plain bytes (AppendTextFrame): an unmasked frame is
 //     a header and the payload, so the frame of one broadcast is built once
 //     and written as is to every subscriber's socket;
@@ -19,4 +20,8 @@
 // low-level API works on a plain net.Conn without a connection object. The
 // handshake is checked here, because its refusals must be anycable-go's
 // (status, body and headers; spec §2.2) and because the caller hijacks.
+//
+// The transport itself (a Codec and a cable.Transport over these pieces, as
+// package sse has) is not written yet: nothing in the module serves
+// WebSocket connections so far.
 package ws
