@@ -153,7 +153,9 @@ func TestHistorySinceAndQueryResume(t *testing.T) {
 	if ev := c4.mustNext(); ev.Data != `{"n":3}` {
 		t.Fatalf("raw resume: %+v", ev)
 	}
-	c4.expectNone(300 * time.Millisecond)
+	m := newMarker()
+	mustBroadcast(t, testKey, `{"stream":"since","data":"`+m+`"}`)
+	c4.expectMarkers(m) // no typed event (confirm_history) in raw mode
 }
 
 func TestHistoryExpiresByTTL(t *testing.T) {
