@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -102,7 +103,8 @@ func checkStorePath(path string) error {
 			return fmt.Errorf("broker file: %s is not a directory", p)
 		case err == nil:
 			return nil
-		case !errors.Is(err, fs.ErrNotExist):
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			// (ENOTDIR: a parent is a file, found further up.)
 			return fmt.Errorf("broker file: %w", err)
 		}
 		if filepath.Dir(p) == p {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,9 +15,11 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/cableway/caddy-anycable-sse/internal/redistest"
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 // TestProvisionKeepsPlaceholders: Provision resolves {env.X} in secrets and
@@ -274,4 +278,91 @@ func TestRejectedReloadStartsNothing(t *testing.T) {
 	if ev := c.mustNext(); ev.Data != "after" {
 		t.Fatalf("after the rejected reload: %+v", ev)
 	}
+}
+
+// failingApp is a Caddy app that refuses to start: a config holding it is
+// rejected after every module was provisioned, and after some apps (in
+// Caddy's map order: sometimes this module's) started.
+type failingApp struct{}
+
+func init() { caddy.RegisterModule(failingApp{}) }
+
+func (failingApp) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "lifecycle_fail_app", New: func() caddy.Module { return new(failingApp) }}
+}
+func (failingApp) Start() error { return errors.New("lifecycle_fail_app: refused on purpose") }
+func (failingApp) Stop() error  { return nil }
+
+// TestReloadRejectedAtStartKeepsSettings: a reload that changes
+// history_limit and is rejected because another app fails to start leaves
+// the running config's limit in the shared engine, whether or not the
+// anycable_sse app had started before the failing one (Caddy starts apps in
+// map order, so the reload is tried several times), and the running config
+// goes on delivering.
+func TestReloadRejectedAtStartKeepsSettings(t *testing.T) {
+	loadCaddy(t, historySite) // history_limit 5
+	for i := 0; i < 6; i++ {
+		cf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n\tgrace_period 1s\n}\nhttp://127.0.0.1:%d {\n%s\n}\n",
+			testPort, strings.Replace(historySite, "history_limit 5", "history_limit 2", 1))
+		adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(adapted, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["apps"].(map[string]any)["lifecycle_fail_app"] = map[string]any{}
+		raw, _ := json.Marshal(cfg)
+		if err := caddy.Load(raw, false); err == nil || !strings.Contains(err.Error(), "refused on purpose") {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	waitListening(t)
+	stream := fmt.Sprintf("kept-limit-%d", time.Now().UnixNano())
+	first := lastID(t, stream) // offset 1
+	publishN(t, stream, 2, 6)
+	// With the running limit (5) offsets 2..6 are kept: resuming from 1
+	// replays them; with the rejected config's limit (2) it would be a
+	// reject_history.
+	c := resumeWith(t, stream, first)
+	if ev := c.mustNext(); ev.Data != `{"n":2}` {
+		t.Fatalf("resume after the rejected reloads: %+v (the rejected history_limit 2 applies)", ev)
+	}
+}
+
+// TestFileBrokerProvisionTakesNoLock: Provision of a file broker checks the
+// path without opening the store: a path that is a file, or under one, is
+// refused; a good path is neither created nor locked (another opener gets
+// the store while the handler is provisioned, as a running Caddy holds it
+// while `caddy validate` runs).
+func TestFileBrokerProvisionTakesNoLock(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{file, filepath.Join(file, "store")} {
+		h := &Handler{Broker: &BrokerConfig{Type: "file", Path: bad}}
+		err := h.Provision(provisionContext(t))
+		if err == nil || !strings.Contains(err.Error(), "is not a directory") {
+			t.Errorf("path %s: %v", bad, err)
+		}
+		_ = h.Cleanup()
+	}
+
+	store := filepath.Join(dir, "data", "store")
+	h := &Handler{Broker: &BrokerConfig{Type: "file", Path: store}}
+	if err := h.Provision(provisionContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Cleanup() })
+	if _, err := os.Stat(filepath.Dir(store)); !os.IsNotExist(err) {
+		t.Fatalf("Provision created the store's directory: %v", err)
+	}
+	fb, err := pubsub.NewFileBroker(pubsub.FileOptions{Path: store, LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("the store is locked by a provisioned handler: %v", err)
+	}
+	fb.Close()
 }
