@@ -21,8 +21,8 @@ const (
 )
 
 // ingesters are the Redis readers of the redisx and redis adapters. Like
-// engines they outlive handler instances; they start on Caddy's "started"
-// event, which `caddy validate` never emits, so validating a config never
+// engines they outlive handler instances; they start with the config
+// (Handler.start), never in `caddy validate`, so validating a config never
 // consumes broadcasts.
 var ingesters = caddy.NewUsagePool()
 
@@ -55,17 +55,17 @@ func (h *Handler) loadIngesters() error {
 		case adapterHTTP:
 			continue
 		case adapterRedisX:
-			key = fmt.Sprintf("redisx|%s|%s|%s", h.RedisURL, h.RedisxStream, h.engineKey)
+			key = fmt.Sprintf("redisx|%s|%s|%s", h.urls.redis, h.RedisxStream, h.engineKey)
 			build = func() (ingester, error) {
 				return pubsub.NewStreamIngester(pubsub.StreamIngesterOptions{
-					URL: h.RedisURL, Stream: h.RedisxStream, Logger: caddy.Log().Named("http.handlers.anycable_sse.redisx"),
+					URL: h.urls.redis, Stream: h.RedisxStream, Logger: caddy.Log().Named("http.handlers.anycable_sse.redisx"),
 				}, h.engine.ingest)
 			}
 		case adapterRedis:
-			key = fmt.Sprintf("redis|%s|%s|%s", h.RedisURL, h.RedisChannel, h.engineKey)
+			key = fmt.Sprintf("redis|%s|%s|%s", h.urls.redis, h.RedisChannel, h.engineKey)
 			build = func() (ingester, error) {
 				return pubsub.NewPubSubIngester(pubsub.PubSubIngesterOptions{
-					URL: h.RedisURL, Channel: h.RedisChannel, Logger: caddy.Log().Named("http.handlers.anycable_sse.redis_pubsub"),
+					URL: h.urls.redis, Channel: h.RedisChannel, Logger: caddy.Log().Named("http.handlers.anycable_sse.redis_pubsub"),
 				}, h.engine.ingest)
 			}
 		}
@@ -85,10 +85,9 @@ func (h *Handler) loadIngesters() error {
 	return nil
 }
 
-// started runs on Caddy's "started" event, which only a config that really
-// runs emits (never `caddy validate`, never a rejected reload): the history
-// settings go into the engine and the Redis adapters start (once; an
-// ingester kept across a reload just goes on).
+// started runs when the config starts (Handler.start, never in `caddy
+// validate`): the history settings go into the engine and the Redis
+// adapters start (once; an ingester kept across a reload just goes on).
 func (h *Handler) started() {
 	h.applyLimits()
 	warnSharedListeners(h.logger)
@@ -183,6 +182,6 @@ func (h *Handler) warnAdapters() {
 	if contains(h.BroadcastAdapters, adapterRedisX) && h.Broker.Type != "redis" {
 		h.logger.Warn("broadcast_adapters redisx with a one-node broker: each node takes a share of the broadcasts, "+
 			"so with several nodes every client misses the others' share; use broker redis beyond one node",
-			zap.String("broker", h.Broker.logName()))
+			zap.String("broker", h.Broker.logName(h.resolved().broker)))
 	}
 }

@@ -90,7 +90,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("publishing with the form: %v", err)
 		}
 		want = append(want, typed)
-		st := demo.waitMessages(t, len(want))
+		st := demo.waitMessages(t, &want, publishDemo(t))
 		demo.checkMessages(t, st, want)
 		checkReplayed(t, st, replayed)
 		// What the page renders, not only what it keeps.
@@ -126,7 +126,7 @@ func TestBrowser(t *testing.T) {
 		demo.waitJS(t, "EventSource to reconnect and resume", `window.demo.state === 'resumed'`, 10*time.Second)
 		mustBroadcast(t, "", demoBroadcast("demo", "after the resume"))
 		want = append(want, "after the resume")
-		st := demo.waitMessages(t, len(want))
+		st := demo.waitMessages(t, &want, publishDemo(t))
 		demo.checkMessages(t, st, want)
 		for i := len(before.Messages); i < len(before.Messages)+3; i++ {
 			replayed[i] = true
@@ -164,7 +164,7 @@ func TestBrowser(t *testing.T) {
 		// The open stream survived the reload: same connection, still live.
 		mustBroadcast(t, "", demoBroadcast("demo", "after the reload"))
 		want = append(want, "after the reload")
-		st := demo.waitMessages(t, len(want))
+		st := demo.waitMessages(t, &want, publishDemo(t))
 		if st.Sid != before.Sid || st.Errors != before.Errors {
 			t.Fatalf("the reload ended the page's stream: sid %q -> %q, errors %d -> %d", before.Sid, st.Sid, before.Errors, st.Errors)
 		}
@@ -342,6 +342,12 @@ func demoSite(t *testing.T) (site, secret string) {
 		t.Fatalf("%s: no streams_secret in the site block", demoCaddyfile)
 	}
 	return site, m[1]
+}
+
+// publishDemo publishes through the in-process Caddy's keyless (loopback)
+// broadcast endpoint.
+func publishDemo(t *testing.T) func(body string) {
+	return func(body string) { mustBroadcast(t, "", body) }
 }
 
 func demoBroadcast(stream, text string) string {
@@ -713,12 +719,17 @@ func (tab *browserTab) state(t *testing.T) *demoPageState {
 	return st
 }
 
-// waitMessages waits until the page holds at least n messages (5s), then a
-// little longer to catch duplicates, and returns its state.
-func (tab *browserTab) waitMessages(t *testing.T, n int) *demoPageState {
+// waitMessages publishes a marker message on the demo stream (through
+// publish, a broadcast body), appends it to *want, waits until the page
+// shows it (5s) and returns the page's state. The stream is delivered in
+// order, so a duplicate of an earlier message shows before the marker
+// (waiting a little longer proves nothing on a busy machine).
+func (tab *browserTab) waitMessages(t *testing.T, want *[]string, publish func(body string)) *demoPageState {
 	t.Helper()
-	tab.waitJS(t, fmt.Sprintf("%d messages", n), fmt.Sprintf(`window.demo.messages.length >= %d`, n), 5*time.Second)
-	time.Sleep(150 * time.Millisecond)
+	marker := newMarker()
+	publish(demoBroadcast("demo", marker))
+	*want = append(*want, marker)
+	tab.waitJS(t, "the marker message", fmt.Sprintf(`window.demo.messages.some(m => m.text === %q)`, marker), 5*time.Second)
 	return tab.state(t)
 }
 

@@ -160,7 +160,9 @@ func TestStreamCloseDelayNewConfigDecides(t *testing.T) {
 	if ev := c2.mustNext(); ev.Data != "still here" {
 		t.Fatalf("after removing the delay: %+v", ev)
 	}
-	c2.expectNone(500 * time.Millisecond)
+	m := newMarker()
+	mustBroadcast(t, testKey, `{"stream":"scd_new","data":"`+m+`"}`)
+	c2.expectMarkers(m) // nothing else, and the stream still runs
 }
 
 // A GET or DELETE on the broadcast endpoint is 405 with Allow: POST.

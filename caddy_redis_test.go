@@ -63,8 +63,13 @@ func TestTwoNodesShareRedis(t *testing.T) {
 		}
 		idsA, idsB = append(idsA, ea.ID), append(idsB, eb.ID)
 	}
-	ca.expectNone(500 * time.Millisecond) // nothing twice
-	cb.expectNone(10 * time.Millisecond)
+	// Nothing twice: a duplicate would precede the marker, on both nodes.
+	m := newMarker()
+	if s := a.broadcast(t, `{"stream":"fleet","data":"`+m+`"}`); s != 201 {
+		t.Fatalf("marker: %d", s)
+	}
+	lastA := ca.expectMarkers(m)[0].ID
+	cb.expectMarkers(m)
 	if !strings.HasPrefix(idsA[0], "1/") || !strings.HasPrefix(idsA[2], "3/") {
 		t.Fatalf("offsets: %v", idsA)
 	}
@@ -85,10 +90,10 @@ func TestTwoNodesShareRedis(t *testing.T) {
 	a.kill()
 	ca.waitEnd(5 * time.Second)
 	b.broadcast(t, `{"stream":"fleet","data":"while-moving"}`)
-	moved := b.subscribe(t, "stream=fleet", idsA[2])
+	moved := b.subscribe(t, "stream=fleet", lastA)
 	moved.mustNext()
 	moved.mustNext()
-	if ev := moved.mustNext(); ev.Data != "while-moving" || !strings.HasPrefix(ev.ID, "4/") {
+	if ev := moved.mustNext(); ev.Data != "while-moving" || !strings.HasPrefix(ev.ID, "5/") {
 		t.Fatalf("resume on the other node: %+v", ev)
 	}
 	if ev := moved.mustNext(); ev.Event != "confirm_history" {
@@ -235,7 +240,8 @@ func TestRedisxLifecycle(t *testing.T) {
 	if err := caddy.Validate(&cfg); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// No sleep before looking: validate leaves no goroutine behind that
+	// could create it later (TestValidateStartsNothing).
 	if n := srv.Do("EXISTS", "validated_only"); n != int64(0) {
 		t.Fatalf("caddy validate created the redisx stream/group (EXISTS=%v)", n)
 	}
@@ -254,7 +260,11 @@ func TestRedisxLifecycle(t *testing.T) {
 	if ev := c.mustNext(); ev.Data != "after" {
 		t.Fatalf("after reload: %+v", ev)
 	}
-	c.expectNone(300 * time.Millisecond)
+	// Nothing twice (both configs' consumers reading the entry would
+	// deliver it twice): a duplicate would precede the marker.
+	m := newMarker()
+	srv.Do("XADD", "rx_life", "*", "payload", `{"stream":"life","data":"`+m+`"}`)
+	c.expectMarkers(m)
 	consumers, _ := srv.Do("XINFO", "CONSUMERS", "rx_life", "bx").([]any)
 	if len(consumers) != 1 {
 		t.Fatalf("%d consumers after a reload, want the one kept", len(consumers))

@@ -71,7 +71,7 @@ func TestFileBrokerDefaultPath(t *testing.T) {
 	if p, err := (&BrokerConfig{Type: "file", Path: "{env.SSE_STORE_UNSET_TEST}"}).filePath(); err == nil || !strings.Contains(err.Error(), "resolves to nothing") {
 		t.Fatalf("empty resolved path: %q %v", p, err)
 	}
-	if (&BrokerConfig{Type: "file", Prefix: "a"}).engineKey() == (&BrokerConfig{Type: "file", Prefix: "b"}).engineKey() {
+	if (&BrokerConfig{Type: "file", Prefix: "a"}).engineKey("") == (&BrokerConfig{Type: "file", Prefix: "b"}).engineKey("") {
 		t.Fatal("two prefixes share an engine")
 	}
 }

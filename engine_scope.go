@@ -62,5 +62,5 @@ func (h *Handler) brokerKey() string {
 			return "memory-site|" + h.site
 		}
 	}
-	return h.Broker.engineKey()
+	return h.Broker.engineKey(h.resolved().broker)
 }

@@ -1,16 +1,18 @@
 package anycablesse
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/cableway/caddy-anycable-sse/cable"
-	"github.com/cableway/caddy-anycable-sse/conn"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
@@ -53,10 +55,15 @@ func (b *BrokerConfig) filePath() (string, error) {
 	return filepath.Join(caddy.AppDataDir(), "anycable_sse", b.filePrefix()), nil
 }
 
-// newFileEngine opens the file broker's store (without writing to it) and
-// builds its engine. A store locked by another process, or corrupted, is
-// an error naming the path.
-func newFileEngine(b *BrokerConfig, limit int, ttl time.Duration) (*engine, error) {
+// fileOpener checks what can be checked of a file broker without taking
+// the store's lock (the path resolves, is not a file, and does not sit
+// under a file) and returns the function that opens the store when the
+// engine starts. Opening is I/O and takes the lock, waiting up to a second
+// for it: in Provision it would make caddy validate (and a reload that is
+// then rejected) wait for, or fail on, the lock the running Caddy holds. A
+// store locked by another process, or corrupted, is an error of the
+// config's start, naming the path.
+func fileOpener(b *BrokerConfig, limit int, ttl time.Duration) (func() (*pubsub.FileBroker, error), error) {
 	path, err := b.filePath()
 	if err != nil {
 		return nil, err
@@ -64,24 +71,44 @@ func newFileEngine(b *BrokerConfig, limit int, ttl time.Duration) (*engine, erro
 	if b.SyncInterval < 0 {
 		return nil, fmt.Errorf("sync_interval must not be negative")
 	}
-	fb, err := pubsub.NewFileBroker(pubsub.FileOptions{
-		Path: path, HistoryLimit: limit, HistoryTTL: ttl, SyncInterval: time.Duration(b.SyncInterval),
-	})
-	if err != nil {
+	if err := checkStorePath(path); err != nil {
 		return nil, err
 	}
-	if n := fb.EpochsReplaced(); n > 0 {
-		// Pooled objects outlive this config: Caddy's current default logger.
-		caddy.Log().Named("http.handlers.anycable_sse.file").Warn(
-			"the broker store was not closed cleanly after early acknowledgements (sync_interval): every stream moves to a new epoch, clients resuming get reject_history",
-			zap.String("path", path), zap.Int("streams", n))
+	sync := time.Duration(b.SyncInterval)
+	return func() (*pubsub.FileBroker, error) {
+		fb, err := pubsub.NewFileBroker(pubsub.FileOptions{
+			Path: path, HistoryLimit: limit, HistoryTTL: ttl, SyncInterval: sync,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n := fb.EpochsReplaced(); n > 0 {
+			// Pooled objects outlive this config: Caddy's current default logger.
+			caddy.Log().Named("http.handlers.anycable_sse.file").Warn(
+				"the broker store was not closed cleanly after early acknowledgements (sync_interval): every stream moves to a new epoch, clients resuming get reject_history",
+				zap.String("path", path), zap.Int("streams", n))
+		}
+		return fb, nil
+	}, nil
+}
+
+// checkStorePath refuses a store path that can never be a directory: it,
+// or the nearest of its parents that exists, is not a directory. It only
+// reads metadata (no lock, nothing created).
+func checkStorePath(path string) error {
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("broker file: %s is not a directory", p)
+		case err == nil:
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			// (ENOTDIR: a parent is a file, found further up.)
+			return fmt.Errorf("broker file: %w", err)
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
 	}
-	hub := pubsub.NewHub(fb, pubsub.HubOptions{})
-	if err := hub.Start(); err != nil {
-		fb.Close()
-		return nil, err
-	}
-	e := &engine{hub: hub, registry: conn.NewRegistry(), writers: conn.NewPool(writerCount()), replays: cable.NewReplays(), file: fb, metrics: initMetrics()}
-	e.writers.SetLogger(caddy.Log().Named("http.handlers.anycable_sse"))
-	return e, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,14 +277,43 @@ func (c *sseClient) mustNext() event {
 	return ev
 }
 
-// expectNone asserts that no data or typed event (other than pings) arrives
-// within d.
-func (c *sseClient) expectNone(d time.Duration) {
+// expectMarkers is the "nothing else arrived" check without a sleep (a
+// sleep proves nothing on a busy machine: the duplicate may come later).
+// The test publishes markers (messages whose data is the marker) after the
+// messages under test, one on each stream the client follows; a stream is
+// delivered in order, so anything else (a duplicate, a message that should
+// not have been delivered) arrives before its stream's marker. The next
+// events must be exactly the markers, in any order across streams; they
+// are returned as received.
+func (c *sseClient) expectMarkers(markers ...string) []event {
 	c.t.Helper()
-	if ev, ok := c.next(d); ok {
-		c.t.Fatalf("unexpected event %+v", ev)
+	want := map[string]bool{}
+	var got []event
+	for _, m := range markers {
+		want[m] = true
 	}
+	for range markers {
+		ev := c.mustNext()
+		data := ev.Data
+		var wrapped struct { // a POST (multi-stream) event wraps the data
+			Message string `json:"message"`
+		}
+		if json.Unmarshal([]byte(data), &wrapped) == nil && wrapped.Message != "" {
+			data = wrapped.Message
+		}
+		if !want[data] {
+			c.t.Fatalf("unexpected event before the markers %v: %+v", markers, ev)
+		}
+		delete(want, data)
+		got = append(got, ev)
+	}
+	return got
 }
+
+var markerSeq atomic.Int64
+
+// newMarker is a marker's data, unique in the test binary.
+func newMarker() string { return fmt.Sprintf("marker-%d", markerSeq.Add(1)) }
 
 // waitEnd waits until the server ends the response.
 func (c *sseClient) waitEnd(d time.Duration) bool {

@@ -30,7 +30,7 @@ func (c boundsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c boundsCollector) Collect(ch chan<- prometheus.Metric) {
 	var full, watch, dead float64
 	engines.Range(func(_, v any) bool {
-		if e, ok := v.(*engine); ok {
+		if e, ok := v.(*engine); ok && e.started.Load() {
 			full += float64(e.hub.Refused())
 			watch += float64(e.writers.WatchFailures())
 		}

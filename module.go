@@ -10,7 +10,6 @@
 package anycablesse
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -233,6 +231,12 @@ type Handler struct {
 	httpAdapter bool
 	sse         *sse.Server
 	ws          *ws.Server // nil unless websocket_path is set
+	// urls are the URLs with placeholders resolved (resolveURLs): kept
+	// here, never written back into the exported config.
+	urls *resolvedURLs
+
+	// life: the handler starts once (lifecycle.go).
+	life *handlerLife
 
 	// trust is how the server treats forwarded addresses (trust.go).
 	trust serverTrust
@@ -279,12 +283,14 @@ const (
 const defaultMaxStreamName = 1 << 10
 
 // Provision resolves secrets and defaults and takes a reference on the
-// shared engine. It starts nothing that outlives a `caddy validate` run.
+// shared engine. It does no I/O and starts no goroutine: the engine starts
+// with the config (lifecycle.go).
 // The steps, in order: resolveURLs and check (no I/O), provisionAuth
 // (secrets, verifiers, RPC client), provisionBroadcast (the endpoint and its
-// trust), provisionEngine (metrics, engine, ingesters), newSSEServer.
+// trust), provisionEngine (metrics, engine, ingesters), newSSEServer, hookLifecycle.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.life = new(handlerLife)
 	h.applyDefaults()
 	// go-redis's own lines go through zap, rate-limited, not to stderr.
 	pubsub.RouteRedisLogs(func() *zap.Logger { return caddy.Log().Named("http.handlers.anycable_sse.go_redis") })
@@ -316,7 +322,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.WebSocketPath != "" {
 		h.ws = h.newWSServer(auth, origins)
 	}
-	if err := h.hookShutdown(ctx); err != nil {
+	if err := h.hookLifecycle(ctx); err != nil {
 		return err
 	}
 	if auth.rpc != nil {
@@ -326,25 +332,51 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// resolveURLs replaces placeholders in the URLs. A URL that resolves to
-// nothing is an error like an empty secret: an rpc_url gone empty would
-// accept every connection without the app.
+// resolvedURLs are a config's URLs once placeholders are replaced.
+type resolvedURLs struct {
+	rpc, redis, broker string
+}
+
+// resolveURLs replaces placeholders in the URLs, into h.urls: the exported
+// fields keep what the config says ({env.X}), so that the config as Caddy
+// shows it never holds a resolved password. A URL that resolves to nothing
+// is an error like an empty secret: an rpc_url gone empty would accept
+// every connection without the app.
 func (h *Handler) resolveURLs() error {
 	r := secretResolver{repl: caddy.NewReplacer()}
-	for _, u := range []struct {
+	var u resolvedURLs
+	for _, f := range []struct {
 		name string
-		v    *string
-	}{{"rpc_url", &h.RPCURL}, {"redis_url", &h.RedisURL}, {"broker url", &h.Broker.URL}} {
-		resolved, off, err := r.one(u.name, *u.v)
+		v    string
+		dst  *string
+	}{{"rpc_url", h.RPCURL, &u.rpc}, {"redis_url", h.RedisURL, &u.redis}, {"broker url", h.Broker.URL, &u.broker}} {
+		resolved, off, err := r.one(f.name, f.v)
 		if err != nil {
 			return err
 		}
 		if off {
-			return fmt.Errorf("%s: %q is not a URL", u.name, noKey)
+			return fmt.Errorf("%s: %q is not a URL", f.name, noKey)
 		}
-		*u.v = resolved
+		*f.dst = resolved
 	}
+	if h.Broker.Type == "redis" && u.broker == "" {
+		u.broker = u.redis // the redis broker defaults to redis_url
+	}
+	h.urls = &u
 	return nil
+}
+
+// resolved is h.urls, or before Provision (Validate called on its own) the
+// configured values.
+func (h *Handler) resolved() resolvedURLs {
+	if h.urls != nil {
+		return *h.urls
+	}
+	u := resolvedURLs{rpc: h.RPCURL, redis: h.RedisURL, broker: h.Broker.URL}
+	if h.Broker.Type == "redis" && u.broker == "" {
+		u.broker = u.redis
+	}
+	return u
 }
 
 // authSetup is what decides who may connect and subscribe: the verifiers
@@ -366,14 +398,15 @@ func (h *Handler) provisionAuth() (authSetup, error) {
 	h.broadcastKey = k.broadcastKey
 	h.openBroadcast = h.broadcastKey == "" && h.Public && h.AllowRemoteBroadcast
 	var a authSetup
-	a.jwt, a.streams, a.turbo, a.cableReady = k.verifiers(h.Leeway, h.RPCURL != "")
+	rpcURL := h.urls.rpc
+	a.jwt, a.streams, a.turbo, a.cableReady = k.verifiers(h.Leeway, rpcURL != "")
 	if h.EnforceJWT && !a.jwt.Enabled() {
 		// Without a key every request would be accepted: fail closed.
 		return authSetup{}, errors.New("enforce_jwt: no JWT key (set jwt_secrets or secret)")
 	}
-	if h.RPCURL != "" {
+	if rpcURL != "" {
 		a.rpc, err = rpc.NewClient(rpc.Config{
-			URL:         h.RPCURL,
+			URL:         rpcURL,
 			Secret:      k.rpcSecret,
 			Timeout:     time.Duration(h.RPCTimeout),
 			Concurrency: h.RPCConcurrency,
@@ -540,40 +573,9 @@ func (h *Handler) applyDefaults() {
 	if h.RedisChannel == "" {
 		h.RedisChannel = pubsub.DefaultIngestChannel
 	}
-	if h.Broker.Type == "redis" && h.Broker.URL == "" {
-		h.Broker.URL = h.RedisURL
-	}
 	if h.Broker.Type == "redis" && h.Broker.Prefix == "" {
 		h.Broker.Prefix = "acs"
 	}
-}
-
-// hookShutdown ends every open stream when the process exits (not on a
-// reload: streams then stay open and keep their hub). Caddy's default grace
-// period is eternal, so without this `caddy stop` would wait for clients.
-func (h *Handler) hookShutdown(ctx caddy.Context) error {
-	appIface, err := ctx.App("events")
-	if err != nil {
-		return fmt.Errorf("events app: %w", err)
-	}
-	events := appIface.(*caddyevents.App)
-	registry := h.engine.registry
-	if err := events.On("stopping", eventHandler(func() {
-		if caddy.Exiting() {
-			registry.Shutdown(shutdownWait)
-		}
-	})); err != nil {
-		return err
-	}
-	// Redis adapters start only when the config really runs.
-	return events.On("started", eventHandler(h.started))
-}
-
-type eventHandler func()
-
-func (f eventHandler) Handle(context.Context, caddy.Event) error {
-	f()
-	return nil
 }
 
 // logStartup reports what the resolved config does: the presence of
@@ -582,7 +584,7 @@ func (h *Handler) logStartup(jwt *protocol.JWTVerifier, streams, turbo *protocol
 	fields := []zap.Field{
 		zap.String("path", h.Path),
 		zap.String("broadcast_path", h.BroadcastPath),
-		zap.String("broker", h.Broker.logName()),
+		zap.String("broker", h.Broker.logName(h.resolved().broker)),
 		zap.Bool("public_streams", h.PublicStreams || h.Public),
 		zap.Bool("jwt", jwt.Enabled()),
 		zap.Bool("enforce_jwt", h.EnforceJWT),
@@ -664,12 +666,13 @@ func (h *Handler) check() error {
 			return fmt.Errorf("%s: must not be negative", name)
 		}
 	}
-	if h.RPCURL != "" {
-		if err := rpc.CheckURL(h.RPCURL); err != nil {
+	urls := h.resolved()
+	if urls.rpc != "" {
+		if err := rpc.CheckURL(urls.rpc); err != nil {
 			return fmt.Errorf("rpc_url: %w", err)
 		}
 	}
-	if _, err := pubsub.CheckRedisURL(h.RedisURL); err != nil {
+	if _, err := pubsub.CheckRedisURL(urls.redis); err != nil {
 		return fmt.Errorf("redis_url: %w", err)
 	}
 	switch h.Broker.Type {
@@ -678,7 +681,7 @@ func (h *Handler) check() error {
 			return errors.New("broker: the memory broker takes no url")
 		}
 	case "redis":
-		if _, err := pubsub.CheckRedisURL(h.Broker.URL); err != nil {
+		if _, err := pubsub.CheckRedisURL(urls.broker); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
 	case "file":
@@ -716,7 +719,7 @@ func (h *Handler) Cleanup() error {
 	}
 	// The config that replaces this one has started by now and set the
 	// delay: its value decides (0 keeps the streams).
-	if d := time.Duration(h.engine.closeDelay.Load()); d > 0 && !caddy.Exiting() && h.sse != nil {
+	if d := time.Duration(h.engine.closeDelay.Load()); d > 0 && !caddy.Exiting() && h.sse != nil && h.life.running.Load() {
 		h.sse.CloseAfter(d)
 		if h.ws != nil {
 			h.ws.CloseAfter(d)
@@ -736,6 +739,12 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP routes the SSE path and the broadcast path, and hands everything
 // else to the next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if p := r.URL.Path; p == h.Path || p == h.BroadcastPath || (h.ws != nil && p == h.WebSocketPath) {
+		if err := h.ensureStarted(); err != nil {
+			h.logStartErr(err)
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+	}
 	switch r.URL.Path {
 	case h.Path:
 		info := requestInfo(r)

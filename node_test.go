@@ -51,6 +51,7 @@ func buildCaddy(t testing.TB) string {
 type node struct {
 	t      testing.TB
 	port   int
+	admin  string // the admin endpoint's address (nodeOptions.admin), for caddy stop
 	cmd    *exec.Cmd
 	exited chan error
 	logs   *strings.Builder
@@ -69,44 +70,82 @@ var nodeSeq atomic.Int64
 // nodePort picks a node's port; a test replaces it to hand out a taken one.
 var nodePort = freePort
 
-// startNodeLogging is startNode with Caddy's log level. The port is free
-// when picked but released until Caddy binds it: if another process took
-// it meanwhile, the node is started again on a fresh port.
+// startNodeLogging is startNode with Caddy's log level.
 func startNodeLogging(t testing.TB, level, site string) *node {
 	t.Helper()
+	n, _ := startNodeWith(t, site, nodeOptions{level: level})
+	return n
+}
+
+// nodeOptions change how startNodeWith runs a node.
+type nodeOptions struct {
+	// level is Caddy's log level; "" keeps Caddy's default (INFO).
+	level string
+	// dataDir is the process's HOME and XDG directories (Caddy's data dir
+	// is under it): a restart given the same one finds its data. "" is a
+	// new temporary directory.
+	dataDir string
+	// port, when set, is the node's port (a restart that clients find at
+	// the same address); 0 picks a free one.
+	port int
+	// admin gives the node an admin endpoint on a free port (node.admin).
+	admin bool
+	// mayExit: a process that exits at start (for a reason other than a
+	// taken port) is returned as nil with its logs instead of failing.
+	mayExit bool
+}
+
+// startNodeWith starts a node. Ports are free when picked but released
+// until Caddy binds them: if another process took one meanwhile, the node
+// is started again on fresh ports (a fixed port is kept; the admin port
+// changes).
+func startNodeWith(t testing.TB, site string, o nodeOptions) (*node, string) {
+	t.Helper()
+	if o.dataDir == "" {
+		o.dataDir = t.TempDir()
+	}
 	for attempt := 0; ; attempt++ {
-		n, taken := tryStartNode(t, level, site)
+		n, out, taken := tryStartNode(t, site, o)
 		if !taken {
-			return n
+			return n, out
 		}
 		if attempt == 4 {
-			t.Fatalf("caddy could not bind a free port:\n%s", n.Logs())
+			t.Fatalf("caddy could not bind a free port:\n%s", out)
 		}
 	}
 }
 
-// tryStartNode starts the node; taken reports that the port was bound by
+// tryStartNode starts the node; taken reports that a port was bound by
 // another process before Caddy could bind it.
-func tryStartNode(t testing.TB, level, site string) (n *node, taken bool) {
+func tryStartNode(t testing.TB, site string, o nodeOptions) (n *node, out string, taken bool) {
 	t.Helper()
 	bin := buildCaddy(t)
-	dir := t.TempDir()
-	n = &node{t: t, port: nodePort(), exited: make(chan error, 1), logs: &strings.Builder{}}
-	cf := filepath.Join(dir, "Caddyfile")
+	dir := o.dataDir
+	n = &node{t: t, port: o.port, exited: make(chan error, 1), logs: &strings.Builder{}}
+	if n.port == 0 {
+		n.port = nodePort()
+	}
+	admin := "off"
+	if o.admin {
+		n.admin = fmt.Sprintf("127.0.0.1:%d", freePort())
+		admin = n.admin
+	}
+	logBlock := ""
+	if o.level != "" {
+		logBlock = fmt.Sprintf("\tlog {\n\t\tlevel %s\n\t}\n", o.level)
+	}
+	cf := filepath.Join(dir, fmt.Sprintf("Caddyfile-%d", n.port))
 	token := fmt.Sprintf("node-%d-%d", os.Getpid(), nodeSeq.Add(1))
 	os.WriteFile(cf, []byte(fmt.Sprintf(`{
-	admin off
+	admin %s
 	auto_https off
 	persist_config off
-	log {
-		level %s
-	}
-}
+%s}
 http://127.0.0.1:%d {
 	header /__probe X-Test-Node %s
 %s
 }
-`, level, n.port, token, site)), 0o644)
+`, admin, logBlock, n.port, token, site)), 0o644)
 	n.cmd = exec.Command(bin, "run", "--config", cf)
 	n.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	stderr, _ := n.cmd.StderrPipe()
@@ -131,21 +170,25 @@ http://127.0.0.1:%d {
 	// listens on the port (the token says so), and must not wait forever
 	// on a listener that never answers.
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := probe.Get(n.url("/__probe"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.Header.Get("X-Test-Node") == token {
-				return n, false
+				return n, "", false
 			}
 		}
 		select {
 		case err := <-n.exited:
-			if strings.Contains(n.Logs(), "address already in use") {
-				return n, true
+			logs := n.Logs()
+			if strings.Contains(logs, "address already in use") {
+				return nil, logs, true
 			}
-			t.Fatalf("caddy exited: %v\n%s", err, n.Logs())
+			if o.mayExit {
+				return nil, logs, false
+			}
+			t.Fatalf("caddy exited: %v\n%s", err, logs)
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -77,7 +77,7 @@ func TestRedisDataLossResetsThenContinues(t *testing.T) {
 				t.Fatalf("first publish after the loss: %s/%d (old epoch %s)", fresh[0].Epoch, fresh[0].Offset, old[0].Epoch)
 			}
 			waitGot(t, r, 8)
-			time.Sleep(50 * time.Millisecond)
+			barrierHub(t, h, "s", r) // an extra or duplicate delivery would precede it
 			got := r.messages()
 			want := append(slices.Clone(old), fresh...)
 			if len(got) != len(want) {
