@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -224,4 +225,49 @@ func TestWebSocketAuthRefused(t *testing.T) {
 	if code, reason := c.waitClose(5 * time.Second); code != 1000 || reason != "Auth Failed" {
 		t.Fatalf("close %d %q", code, reason)
 	}
+}
+
+// An idle WebSocket on plain TCP (Linux) has no goroutine of its own: the
+// pool writes it and the close watch says when to read it. A command sent
+// after a long quiet is still read and answered.
+func TestWebSocketIdleHasNoGoroutine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the epoll close watch is Linux-only; elsewhere a goroutine reads each WebSocket")
+	}
+	loadCaddy(t, wsSite)
+	const n = 50
+	clients := make([]*wsClient, n)
+	for i := range clients {
+		clients[i] = mustDialWS(t, "/cable", extProto)
+		clients[i].mustNext()
+		clients[i].send(`{"command":"subscribe","identifier":"` + pubsubID("idle") + `"}`)
+		clients[i].mustNext()
+	}
+	if got := serverReaders(); got != 0 {
+		t.Fatalf("%d reader goroutines for %d idle WebSockets", got, n)
+	}
+	for _, c := range clients {
+		c.send(`{"command":"ping"}`)
+	}
+	for _, c := range clients {
+		if m := c.mustNext(); m != `{"type":"pong"}` {
+			t.Fatalf("after idling: %s", m)
+		}
+	}
+}
+
+// serverReaders counts the goroutines reading WebSockets, once every
+// drain has returned.
+func serverReaders() int {
+	var n int
+	for range 100 {
+		buf := make([]byte, 1<<22)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		n = strings.Count(stacks, "caddy-anycable-sse/ws.(*client).readLoop") + strings.Count(stacks, "caddy-anycable-sse/ws.(*client).drain")
+		if n == 0 {
+			return 0
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return n
 }

@@ -2,6 +2,8 @@
 
 package conn
 
+import "net"
+
 // TakeoverSupported is false where there is no non-blocking peek on a
 // socket (Windows: syscall has no Recvfrom with MSG_DONTWAIT): without it a
 // taken-over connection whose client went away would be noticed only by a
@@ -12,3 +14,8 @@ const TakeoverSupported = false
 
 // peerClosed is never called without takeover; false means "unknown".
 func (c *Conn) peerClosed() bool { return false }
+
+// HasInput is unknown here: true, so that the caller's read finds out.
+// Transports read with a goroutine of their own where the close watch
+// cannot tell them when to read (Pool.WatchesReads).
+func HasInput(nc net.Conn) bool { return true }

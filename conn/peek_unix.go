@@ -4,6 +4,7 @@ package conn
 
 import (
 	"errors"
+	"net"
 	"syscall"
 )
 
@@ -43,4 +44,33 @@ func (c *Conn) peerClosed() bool {
 		}
 	})
 	return closed
+}
+
+// HasInput reports whether the client's socket has something to read (or
+// reached its end, which a read then reports), without reading it: a
+// non-blocking peek. A transport that reads when the close watch says the
+// socket is readable drains it until this is false. True when unknown, so
+// that the caller's read finds out.
+func HasInput(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	has := true
+	var b [1]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			has = !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK)
+			return true
+		}
+	})
+	return has
 }

@@ -73,3 +73,8 @@ func (c *Conn) onEnd() {
 		fn(reason)
 	}
 }
+
+// WatchesReads reports whether the pool's close watch tells a connection
+// when its client sent something (TakeOver.OnReadable): Linux's epoll.
+// Elsewhere a transport that reads needs a goroutine of its own.
+func (w *Pool) WatchesReads() bool { return w.watch != nil }

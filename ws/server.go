@@ -2,11 +2,13 @@ package ws
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -132,6 +134,10 @@ type client struct {
 	cancel context.CancelFunc
 	opened bool
 	keep   *time.Timer // refreshes the saved session (ext)
+	// polled: the pool's close watch says when to read (plain TCP on
+	// Linux); reading and again run one drain at a time (readable).
+	polled         bool
+	reading, again atomic.Bool
 }
 
 // ServeWebSocket upgrades the request and serves the connection: after the
@@ -178,6 +184,8 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 		return
 	}
 	cl.nc = nc
+	_, isTLS := nc.(*tls.Conn)
+	cl.polled = s.Writers.WatchesReads() && !isTLS
 	if brw != nil && brw.Reader.Buffered() > 0 {
 		// Frames the client sent right behind its request.
 		b, _ := brw.Reader.Peek(brw.Reader.Buffered())
@@ -220,13 +228,52 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 		WriteTimeout: s.Opts.WriteTimeout,
 		SendBuffer:   s.Opts.SendBuffer,
 		OnEnd:        func(reason string) { go cl.end(reason) },
-		// The reader below reads; the pool must never peek (and drop) what
-		// the client sends.
-		OnReadable: func() {},
+		OnReadable:   cl.readable,
 	})
-	// One reader goroutine per connection, blocked in a read while the
-	// client is quiet.
+	if cl.polled {
+		cl.readable() // what the client sent before the watch saw it
+		return
+	}
+	// Where the pool cannot say when to read (TLS, whose records may wait
+	// decrypted inside crypto/tls; systems without epoll), one goroutine
+	// per connection reads, blocked while the client is quiet.
 	go cl.readLoop()
+}
+
+// readIdle bounds how long a client may take to finish a message it
+// started: a read only starts when something arrived.
+const readIdle = 30 * time.Second
+
+// readable runs (on the close watch's goroutine) when the client sent
+// something or went away: one drain at a time runs, off that goroutine.
+func (cl *client) readable() {
+	if !cl.polled {
+		return // the reader goroutine reads
+	}
+	cl.again.Store(true)
+	if cl.reading.CompareAndSwap(false, true) {
+		go cl.drain()
+	}
+}
+
+// drain reads and runs every message the socket holds, then returns: an
+// idle connection has no goroutine. A wake-up that comes while it runs is
+// not lost: it loops until nothing arrived since its last look.
+func (cl *client) drain() {
+	for {
+		cl.again.Store(false)
+		for cl.reader.Buffered() || conn.HasInput(cl.nc) {
+			_ = cl.nc.SetReadDeadline(time.Now().Add(readIdle))
+			if !cl.readOne() {
+				return // the connection is ending; reading stays claimed
+			}
+		}
+		_ = cl.nc.SetReadDeadline(time.Time{})
+		cl.reading.Store(false)
+		if !cl.again.Load() || !cl.reading.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 // authenticate restores the session (ext, with a previous sid) or runs the
@@ -285,35 +332,40 @@ func (cl *client) keepSaved() {
 	})
 }
 
-// readLoop reads client messages and runs their commands, one at a time,
-// in order, until the client or the server ends the connection.
+// readLoop reads client messages until the client or the server ends the
+// connection (the goroutine reader, see ServeWebSocket).
 func (cl *client) readLoop() {
-	c := cl.sock.c
-	pong := func(frame []byte) { c.Enqueue(frame) }
-	for {
-		msg, err := cl.reader.ReadMessage(cl.nc, pong)
-		if err != nil {
-			var ce *CloseError
-			switch {
-			case errors.As(err, &ce) && ce.Peer:
-				// The client closes: echo its code and end.
-				c.Close(AppendCloseFrame(nil, ce.Code, ""), "client_closed")
-			case errors.As(err, &ce):
-				c.Close(AppendCloseFrame(nil, ce.Code, ce.Reason), "protocol_error")
-			default:
-				c.ClientGone()
-			}
-			return
-		}
-		if msg == nil {
-			continue
-		}
-		cl.handle(msg)
-		if cl.sess.CloseRequested() {
-			c.Close(closeFrame(protocol.CloseCommandFailed), "command_disconnect")
-			return
-		}
+	for cl.readOne() {
 	}
+}
+
+// readOne reads one client message and runs its command; false once the
+// connection is ending. Commands run one at a time, in order.
+func (cl *client) readOne() bool {
+	c := cl.sock.c
+	msg, err := cl.reader.ReadMessage(cl.nc, c.Enqueue)
+	if err != nil {
+		var ce *CloseError
+		switch {
+		case errors.As(err, &ce) && ce.Peer:
+			// The client closes: echo its code and end.
+			c.Close(AppendCloseFrame(nil, ce.Code, ""), "client_closed")
+		case errors.As(err, &ce):
+			c.Close(AppendCloseFrame(nil, ce.Code, ce.Reason), "protocol_error")
+		default:
+			c.ClientGone()
+		}
+		return false
+	}
+	if msg == nil {
+		return true
+	}
+	cl.handle(msg)
+	if cl.sess.CloseRequested() {
+		c.Close(closeFrame(protocol.CloseCommandFailed), "command_disconnect")
+		return false
+	}
+	return true
 }
 
 // handle runs one client message. Bad input is logged and skipped: unlike
