@@ -428,6 +428,9 @@ func (cl *client) subscribe(cmd protocol.Command) cable.Outcome {
 		cl.sock.Reply(protocol.Reply{Type: protocol.TypeRejectSubscription, Identifier: cmd.Identifier})
 	}
 	before := sess.Streams()
+	// The confirmation waits until the streams are joined.
+	cl.sock.hold()
+	defer cl.sock.release()
 	streams, out := sess.Subscribe(cl.ctx, cmd.Identifier)
 	if out.Kind != cable.OK {
 		if out.Kind == cable.Invalid && !strings.HasPrefix(out.Reason, "rpc ") {
@@ -458,6 +461,7 @@ func (cl *client) subscribe(cmd protocol.Command) cable.Outcome {
 		return out
 	}
 	j.Asked = asked
+	cl.sock.release() // the confirmation, then the history, then live
 	sess.WriteHistory(j)
 	sess.Release(j)
 	cl.countStreams(before)

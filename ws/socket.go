@@ -26,6 +26,51 @@ type Socket struct {
 	sid string
 	// welcomed: the app's first welcome was seen (it gets the sid).
 	welcomed atomic.Bool
+	// holding keeps replies and transmissions in held instead of the
+	// queue while a subscription joins its streams (see hold); both are
+	// only touched with the queue locked.
+	holding bool
+	held    [][]byte
+}
+
+// hold keeps what the session replies (the confirmation) from the client
+// until release: a client that saw confirm_subscription must get every
+// message published after it, so the streams are joined first.
+func (s *Socket) hold() {
+	s.c.Locked(func(conn.Queue) { s.holding = true })
+}
+
+// release queues what was held, in order, and stops holding.
+func (s *Socket) release() {
+	s.c.Locked(func(q conn.Queue) {
+		s.holding = false
+		held := s.held
+		s.held = nil
+		if q.Closed() {
+			return
+		}
+		n := q.Len()
+		for _, b := range held {
+			q.Push(b)
+		}
+		q.Bound(n)
+	})
+}
+
+// enqueue queues one private frame, or holds it.
+func (s *Socket) enqueue(frame []byte) {
+	s.c.Locked(func(q conn.Queue) {
+		if s.holding {
+			s.held = append(s.held, frame)
+			return
+		}
+		if q.Closed() {
+			return
+		}
+		n := q.Len()
+		q.Push(frame)
+		q.Bound(n)
+	})
 }
 
 func newSocket(sid, ip string, m conn.Metrics, maxPending int) *Socket {
@@ -113,7 +158,7 @@ func (s *Socket) Reset(sub *pubsub.Subscription, reason string) {
 
 // Reply implements cable.Transport.
 func (s *Socket) Reply(r protocol.Reply) {
-	s.c.Enqueue(textFrame(r.AppendJSON(nil)))
+	s.enqueue(textFrame(r.AppendJSON(nil)))
 }
 
 // Transmit implements cable.Transport: the app's message as it sent it,
@@ -126,7 +171,7 @@ func (s *Socket) Transmit(msg string) {
 			msg = w
 		}
 	}
-	s.c.Enqueue(textFrame([]byte(msg)))
+	s.enqueue(textFrame([]byte(msg)))
 }
 
 func isWelcome(msg string) bool {
