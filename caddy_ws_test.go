@@ -1,6 +1,7 @@
 package anycablesse
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -270,4 +271,37 @@ func serverReaders() int {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return n
+}
+
+// Through Caddy's automatic HTTPS (tls internal), where browsers are: a
+// wss:// connection subscribes, gets a broadcast, and the SSE stream of an
+// HTTP/2 client beside it gets the same message.
+func TestWebSocketOverTLS(t *testing.T) {
+	loadTLSCaddy(t, wsSite)
+	st := freshStream("wss")
+	roots := tlsRoots(t, tlsStorage())
+	c, err := dialWSURL(t, fmt.Sprintf("wss://127.0.0.1:%d/cable", tlsPort), []string{extProto}, nil, &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatalf("wss: %v", err)
+	}
+	c.mustNext() // welcome
+	c.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+	if m := c.mustNext(); !strings.Contains(m, "confirm_subscription") {
+		t.Fatalf("confirm %s", m)
+	}
+	h2 := newTLSSession(t, tlsProtocols[1])
+	sse := h2.open("/events?stream="+st, nil)
+	sse.mustNext()
+	sse.mustNext()
+	for i := 1; i <= 20; i++ {
+		h2.broadcast(fmt.Sprintf(`{"stream":"%s","data":"%d"}`, st, i))
+	}
+	for i := 1; i <= 20; i++ {
+		if m := c.mustNext(); !strings.Contains(m, fmt.Sprintf(`"message":%d,`, i)) {
+			t.Fatalf("wss message %d: %s", i, m)
+		}
+		if ev := sse.mustNext(); ev.Data != fmt.Sprint(i) {
+			t.Fatalf("h2 event %d: %+v", i, ev)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package anycablesse
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -33,11 +34,16 @@ type wsClient struct {
 // offered and the extra headers.
 func dialWS(t testing.TB, path string, protocols []string, header http.Header) (*wsClient, error) {
 	t.Helper()
-	d := ws.Dialer{Protocols: protocols, Timeout: 5 * time.Second}
+	return dialWSURL(t, strings.Replace(baseURL(), "http://", "ws://", 1)+path, protocols, header, nil)
+}
+
+// dialWSURL connects to a ws:// or wss:// URL.
+func dialWSURL(t testing.TB, url string, protocols []string, header http.Header, tc *tls.Config) (*wsClient, error) {
+	t.Helper()
+	d := ws.Dialer{Protocols: protocols, Timeout: 5 * time.Second, TLSConfig: tc}
 	if header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
-	url := strings.Replace(baseURL(), "http://", "ws://", 1) + path
 	conn, br, hs, err := d.Dial(context.Background(), url)
 	if err != nil {
 		return nil, err
