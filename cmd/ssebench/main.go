@@ -218,7 +218,11 @@ func realMain(args []string) int {
 			fmt.Fprintln(os.Stderr, "ssebench: floor run:", err)
 			return 1
 		}
-		res.Target = "floor (net/http, pid " + fmt.Sprint(fp.Pid) + ", " + fp.Addr + ")"
+		server := "net/http"
+		if o.ws {
+			server = "net/http + gobwas/ws"
+		}
+		res.Target = "floor (" + server + ", pid " + fmt.Sprint(fp.Pid) + ", " + fp.Addr + ")"
 		results = append(results, res)
 	}
 	if ctx.Err() != nil {
