@@ -65,6 +65,13 @@ type Config struct {
 	// TLS, multiplexed like H2C) or "h3" (HTTP/3, multiplexed over H2Conns
 	// QUIC connections). See tls.go.
 	TLS string
+
+	// WS opens each connection as an Action Cable WebSocket to WSPath
+	// speaking WSProtocol (actioncable-v1-json when empty) that subscribes
+	// to its $pubsub stream (wsclient.go).
+	WS         bool
+	WSPath     string
+	WSProtocol string
 }
 
 // h2StreamsPerConn is the default streams per TCP connection with H2C, below
@@ -220,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.multiplexed() {
 		r.logf("opening %d %s streams over %d connections, %d SSE streams, to %s%s", cfg.Conns, cfg.modeName(), len(r.h2), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
 	} else {
-		r.logf("opening %d %s connections over %d streams to %s%s", cfg.Conns, cfg.modeName(), cfg.Streams, cfg.Base.Host, cfg.EventsPath)
+		r.logf("opening %d %s connections over %d streams to %s%s", cfg.Conns, cfg.modeName(), cfg.Streams, cfg.Base.Host, cfg.connPath())
 	}
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	r.wg.Add(1)
@@ -421,9 +428,12 @@ func (r *runner) spawn(ctx context.Context, sem chan struct{}) {
 			return
 		}
 		r.wg.Add(1)
-		if r.cfg.multiplexed() {
+		switch {
+		case r.cfg.WS:
+			go r.clients[i].runWS(ctx, r, sem)
+		case r.cfg.multiplexed():
 			go r.clients[i].runH2(ctx, r, sem, r.h2[i%len(r.h2)])
-		} else {
+		default:
 			go r.clients[i].run(ctx, r, sem)
 		}
 	}

@@ -73,6 +73,7 @@ type floorStream struct {
 // floorSub is one connection's queue: the frames (shared with every other
 // subscriber) waiting to be written, each with its own Write and Flush.
 type floorSub struct {
+	kind    floorKind // which frame of a broadcast it is sent
 	mu      sync.Mutex
 	queue   [][]byte
 	pending int
@@ -141,6 +142,8 @@ func (f *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveEvents(w, r)
 	case "/_broadcast":
 		f.serveBroadcast(w, r)
+	case floorWSPath:
+		f.serveWS(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -214,6 +217,16 @@ func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	f.writeLoop(sub, write, func(now time.Time) []byte {
+		msg := `{"type":"ping","message":` + strconv.FormatInt(now.Unix(), 10) + `}`
+		return sse.AppendEvent(nil, "ping", []byte(msg), "", 0)
+	}, r.Context().Done())
+}
+
+// writeLoop writes sub's queued frames, one write each, and a ping frame
+// every ping interval, until a write fails, sub is dropped or done closes
+// (nil: never).
+func (f *floorServer) writeLoop(sub *floorSub, write func([]byte) bool, pingFrame func(time.Time) []byte, done <-chan struct{}) {
 	var ping <-chan time.Time
 	var pingTimer *time.Timer
 	if f.pingInterval > 0 {
@@ -240,14 +253,13 @@ func (f *floorServer) serveEvents(w http.ResponseWriter, r *http.Request) {
 				spare = nil // do not pin a burst's backlog array
 			}
 		case now := <-ping:
-			msg := `{"type":"ping","message":` + strconv.FormatInt(now.Unix(), 10) + `}`
-			if !write(sse.AppendEvent(nil, "ping", []byte(msg), "", 0)) {
+			if !write(pingFrame(now)) {
 				return
 			}
 			pingTimer.Reset(f.pingInterval)
 		case <-sub.kill:
 			return
-		case <-r.Context().Done():
+		case <-done:
 			return
 		}
 	}
@@ -295,14 +307,20 @@ func (f *floorServer) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 		st := f.stream(p.Stream, true)
 		st.mu.Lock()
 		st.offset++
-		id := strconv.FormatUint(st.offset, 10) + "/" + f.epoch + "/" + p.Stream
-		frame := sse.AppendEvent(make([]byte, 0, len(p.Data)+len(id)+32), "", []byte(p.Data), id, 0)
-		frames := [][]byte{frame}
-		if f.mangle != nil {
-			frames = f.mangle(p.Stream, st.offset, frame)
-		}
+		// Each form (SSE, WebSocket v1, WebSocket ext) is framed once,
+		// when its first subscriber needs it, and shared.
+		var byKind [floorKinds][][]byte
+		var built [floorKinds]bool
 		for sub := range st.subs {
-			for _, fr := range frames {
+			if !built[sub.kind] {
+				built[sub.kind] = true
+				frame := f.frame(sub.kind, p, st.offset)
+				byKind[sub.kind] = [][]byte{frame}
+				if f.mangle != nil {
+					byKind[sub.kind] = f.mangle(p.Stream, st.offset, frame)
+				}
+			}
+			for _, fr := range byKind[sub.kind] {
 				if !sub.offer(fr) {
 					if sub.drop() {
 						f.dropped.Add(1)

@@ -74,6 +74,10 @@ type options struct {
 
 	tlsH1, h2, h3 bool // TLS modes (tls.go)
 	floorTLS      bool // floor-server: serve over TLS and HTTP/3
+
+	ws         bool // WebSocket mode (wsclient.go)
+	wsPath     string
+	wsProtocol string
 }
 
 func main() {
@@ -115,6 +119,9 @@ func realMain(args []string) int {
 	fs.BoolVar(&o.h2, "h2", false, "open the SSE connections as HTTP/2 streams over TLS, multiplexed over -h2conns TCP connections (-url https://...)")
 	fs.BoolVar(&o.h3, "h3", false, "open the SSE connections as HTTP/3 streams (quic-go), multiplexed over -h2conns QUIC connections (-url https://...)")
 	fs.BoolVar(&o.floorTLS, "floor-tls", false, "floor-server mode only: serve HTTP/1.1 and HTTP/2 over TLS and HTTP/3 on the same port")
+	fs.BoolVar(&o.ws, "ws", false, "open each connection as an Action Cable WebSocket to -ws-path that subscribes to its $pubsub stream; the broadcasts stay HTTP POSTs; the floor serves WebSocket too")
+	fs.StringVar(&o.wsPath, "ws-path", floorWSPath, "with -ws: the WebSocket endpoint path (the module's websocket_path)")
+	fs.StringVar(&o.wsProtocol, "ws-protocol", wsProtoV1, "with -ws: the subprotocol offered, "+wsProtoV1+" or "+wsProtoExt)
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the results as a Markdown table")
@@ -211,7 +218,11 @@ func realMain(args []string) int {
 			fmt.Fprintln(os.Stderr, "ssebench: floor run:", err)
 			return 1
 		}
-		res.Target = "floor (net/http, pid " + fmt.Sprint(fp.Pid) + ", " + fp.Addr + ")"
+		server := "net/http"
+		if o.ws {
+			server = "net/http + gobwas/ws"
+		}
+		res.Target = "floor (" + server + ", pid " + fmt.Sprint(fp.Pid) + ", " + fp.Addr + ")"
 		results = append(results, res)
 	}
 	if ctx.Err() != nil {
@@ -260,6 +271,9 @@ func (o *options) config(name string, base *url.URL, pid int) Config {
 		H2C:             o.h2c,
 		H2Conns:         o.h2conns,
 		TLS:             o.tlsMode(),
+		WS:              o.ws,
+		WSPath:          o.wsPath,
+		WSProtocol:      o.wsProtocol,
 	}
 }
 
@@ -313,6 +327,9 @@ func (o *options) validate() error {
 		}
 	}
 	if err := o.validateTLS(); err != nil {
+		return err
+	}
+	if err := o.validateWS(); err != nil {
 		return err
 	}
 	if o.h2c || o.h2 {

@@ -31,6 +31,9 @@ type Result struct {
 	// TLS: "tls" (HTTP/1.1 over TLS), "h2" (HTTP/2 over TLS) or "h3"
 	// (HTTP/3); multiplexed modes share H2Conns connections.
 	TLS string `json:"tls,omitempty"`
+	// WebSocket: the subprotocol of a -ws run (Action Cable over
+	// WebSocket, one TCP connection each).
+	WebSocket string `json:"websocket,omitempty"`
 
 	Connected     int            `json:"connected"`
 	ConnectFailed int            `json:"connect_failed"`
@@ -115,6 +118,7 @@ func newResult(cfg Config) *Result {
 		Batch:     cfg.Batch,
 		H2C:       cfg.H2C,
 		TLS:       cfg.TLS,
+		WebSocket: wsResultProtocol(cfg),
 		ServerPid: cfg.Pid,
 	}
 }
@@ -167,6 +171,9 @@ var rows = []row{
 			return fmt.Sprintf("HTTP/2 over TLS, %s streams over %s TCP conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
 		case tlsH3:
 			return fmt.Sprintf("HTTP/3, %s streams over %s QUIC conns", count(uint64(r.Conns)), count(uint64(r.H2Conns)))
+		}
+		if r.WebSocket != "" {
+			return "WebSocket " + r.WebSocket + ", one TCP conn per connection"
 		}
 		return "HTTP/1.1, one TCP conn per connection"
 	}},
@@ -268,6 +275,9 @@ var rows = []row{
 
 func scenario(r *Result) string {
 	conns := "SSE connections"
+	if r.WebSocket != "" {
+		conns = "Action Cable WebSocket connections (" + r.WebSocket + "),"
+	}
 	if r.H2C {
 		conns = fmt.Sprintf("SSE connections as HTTP/2 h2c streams on %s TCP connections,", count(uint64(r.H2Conns)))
 	}

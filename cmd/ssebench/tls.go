@@ -50,6 +50,8 @@ func (c *Config) protoMajor() int {
 // modeName is how the report and logs name the transport.
 func (c *Config) modeName() string {
 	switch {
+	case c.WS:
+		return "WebSocket " + c.wsProtocol()
 	case c.H2C:
 		return "h2c"
 	case c.TLS == tlsH1:
