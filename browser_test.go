@@ -90,6 +90,9 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("publishing with the form: %v", err)
 		}
 		want = append(want, typed)
+		// The form's POST races the test's marker: wait for the message
+		// first, so that the marker comes after it.
+		demo.waitJS(t, "the form's message", `[...document.querySelectorAll('#messages li .text')].some(e => e.textContent === "`+typed+`")`, 5*time.Second)
 		st := demo.waitMessages(t, &want, publishDemo(t))
 		demo.checkMessages(t, st, want)
 		checkReplayed(t, st, replayed)

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ func TestRedisLogAdapterRateLimitsPerKind(t *testing.T) {
 // Once routed, what go-redis itself logs arrives through zap.
 func TestRouteRedisLogsReachesZap(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
+	// As in a fresh process: the route (and its rate limits) of an earlier
+	// run (-count) would keep that run's logger.
+	routeOnce = sync.Once{}
 	RouteRedisLogs(func() *zap.Logger { return zap.New(core) })
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer c.Close()
