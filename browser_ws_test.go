@@ -39,6 +39,7 @@ func TestBrowserWebSocket(t *testing.T) {
 	t.Run("ActionCableThroughTheApp", func(t *testing.T) { browserActionCable(t, b) })
 	t.Run("TurboCableStreamSource", func(t *testing.T) { browserTurboCable(t, b) })
 	t.Run("AnyCableRestoresSession", func(t *testing.T) { browserAnyCableRestore(t, b) })
+	t.Run("DemoPage", func(t *testing.T) { browserWSDemo(t, b) })
 }
 
 // needBrowser skips without Chromium, or fails when the browser is required.
@@ -265,6 +266,78 @@ func browserAnyCableRestore(t *testing.T, b *browser) {
 	if strings.Count(strings.Join(st.Commands, ","), "subscribe") != 1 || !strings.Contains(strings.Join(st.Commands, ","), "history") {
 		t.Errorf("commands sent %v, want one subscribe and a history request", st.Commands)
 	}
+	tab.checkNoExceptions(t)
+}
+
+// The demo's WebSocket tab (examples/demo/ws.html) with the demo's own
+// site block: the stream "demo" with @anycable/web, and its "Drop the
+// connection" button: the page closes its socket and publishes three
+// messages while away; the session is restored and the three are replayed
+// (marked so), once, in order.
+func browserWSDemo(t *testing.T, b *browser) {
+	site, _ := demoSite(t)
+	if !strings.Contains(site, "websocket_path /cable") {
+		t.Fatalf("%s does not set websocket_path /cable", demoCaddyfile)
+	}
+	loadCaddy(t, site)
+	tab := b.newTab(t)
+	defer tab.close()
+	tab.navigate(t, "/ws.html")
+	// The first subscribe asks for the history since the page loaded: wait
+	// for its answer, then only what this test publishes may arrive.
+	wsWait(t, tab, "the page to subscribe", `window.wsdemo && wsdemo.state === 'connected' && wsdemo.events.some(e => e.type === 'confirm_history')`, 5*time.Second)
+	start := browserEval[int](t, tab, `wsdemo.messages.length`)
+	var want []string
+	for n := 1; n <= 2; n++ {
+		want = append(want, fmt.Sprintf("over the socket %d", n))
+		mustBroadcast(t, "", demoBroadcast("demo", want[len(want)-1]))
+	}
+	wsWait(t, tab, "the live messages", fmt.Sprintf(`wsdemo.messages.length >= %d`, start+2), 5*time.Second)
+	sid := browserEval[string](t, tab, `wsdemo.sid`)
+
+	if !browserEval[bool](t, tab, `document.getElementById('publish-while-away').checked`) {
+		t.Fatal("the 'publish while away' box should start checked")
+	}
+	if err := tab.run(5*time.Second, chromedp.Click(chromedp.CSS("#kick"))); err != nil {
+		t.Fatalf("clicking the disconnect button: %v", err)
+	}
+	wsWait(t, tab, "the restore and the replay", fmt.Sprintf(`wsdemo.restores === 1 && wsdemo.messages.length >= %d && wsdemo.events.filter(e => e.type === 'confirm_history').length === 2`, start+5), 15*time.Second)
+	want = append(want, "published while away #1 (...)", "published while away #2 (...)", "published while away #3 (...)")
+	want = append(want, "after the restore")
+	mustBroadcast(t, "", demoBroadcast("demo", want[len(want)-1]))
+	wsWait(t, tab, "the live message after the restore", fmt.Sprintf(`wsdemo.messages.length >= %d`, start+6), 5*time.Second)
+
+	var st struct {
+		State, Sid string
+		Connects   int
+		Messages   []struct {
+			Text, Stream, Epoch string
+			Offset              int
+			Replayed            bool
+		}
+	}
+	raw := browserEval[string](t, tab, `JSON.stringify(wsdemo)`)
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	got := st.Messages[start:]
+	if len(got) != len(want) {
+		t.Fatalf("messages %+v, want %q", got, want)
+	}
+	for i, m := range got {
+		text, prefix := strings.CutSuffix(want[i], "(...)")
+		replayed := i >= 2 && i < 5
+		if (prefix && !strings.HasPrefix(m.Text, text)) || (!prefix && m.Text != text) || m.Replayed != replayed {
+			t.Errorf("message %d %q replayed %v, want %q replayed %v", i, m.Text, m.Replayed, want[i], replayed)
+		}
+		if m.Stream != "demo" || m.Epoch != got[0].Epoch || m.Offset != got[0].Offset+i {
+			t.Errorf("message %d at %s/%s/%d, want offset %d in one epoch", i, m.Stream, m.Epoch, m.Offset, got[0].Offset+i)
+		}
+	}
+	if st.State != "restored" || st.Connects != 2 || st.Sid == sid || st.Sid == "" {
+		t.Errorf("state %q, %d connects, sid %q -> %q: want one restore with a new sid", st.State, st.Connects, sid, st.Sid)
+	}
+	writeArtifact(t, "ws.png", tab.screenshot(t))
 	tab.checkNoExceptions(t)
 }
 
