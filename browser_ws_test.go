@@ -39,6 +39,7 @@ func TestBrowserWebSocket(t *testing.T) {
 	t.Run("ActionCableThroughTheApp", func(t *testing.T) { browserActionCable(t, b) })
 	t.Run("TurboCableStreamSource", func(t *testing.T) { browserTurboCable(t, b) })
 	t.Run("AnyCableRestoresSession", func(t *testing.T) { browserAnyCableRestore(t, b) })
+	t.Run("AnyCableRemoteDisconnect", func(t *testing.T) { browserAnyCableRemoteDisconnect(t, b) })
 	t.Run("DemoPage", func(t *testing.T) { browserWSDemo(t, b) })
 }
 
@@ -265,6 +266,104 @@ func browserAnyCableRestore(t *testing.T, b *browser) {
 	// Restored, not subscribed again: one subscribe, then a history request.
 	if strings.Count(strings.Join(st.Commands, ","), "subscribe") != 1 || !strings.Contains(strings.Join(st.Commands, ","), "history") {
 		t.Errorf("commands sent %v, want one subscribe and a history request", st.Commands)
+	}
+	tab.checkNoExceptions(t)
+}
+
+// @anycable/web through a remote disconnect (the broadcast endpoint's
+// disconnect command for the connection's identifiers, {"sid":...}
+// without an app): the client forgets its session on the disconnect
+// message, so it comes back as a new session and subscribes again with a
+// history request from the last position it saw; what was published while
+// it was away arrives once, in order, before the live messages.
+func browserAnyCableRemoteDisconnect(t *testing.T, b *browser) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		websocket_path /cable
+	}`+wsPagesSite)
+	stream := freshStream("anycable_remote")
+	publish := func(text string) {
+		mustBroadcast(t, testKey, jsonString(map[string]string{"stream": stream, "data": jsonString(map[string]string{"text": text})}))
+	}
+
+	tab := b.newTab(t)
+	defer tab.close()
+	tab.navigate(t, "/browser/ws/anycable.html?stream="+url.QueryEscape(stream))
+	wsWait(t, tab, "the stream subscription", `window.page && page.connects.length === 1 && rec.ofType('confirm_subscription').length === 1`, 5*time.Second)
+	sid := browserEval[string](t, tab, `rec.ofType('welcome')[0].sid`)
+	want := []string{"before 1", "before 2"}
+	for _, text := range want {
+		publish(text)
+	}
+	wsWait(t, tab, "the live messages", `page.messages.length >= 2`, 5*time.Second)
+
+	mustBroadcast(t, testKey, demoDisconnect(sid))
+	wsWait(t, tab, "the client to try to reconnect", `page.disconnects.length === 1 && page.waiting`, 10*time.Second)
+	for n := 1; n <= 3; n++ {
+		want = append(want, fmt.Sprintf("while away %d", n))
+		publish(want[len(want)-1])
+	}
+	if n := browserEval[int](t, tab, `page.messages.length + (page.waiting ? 0 : 100)`); n != 2 {
+		t.Fatalf("the page got messages or reconnected while away (%d): the test proves nothing", n)
+	}
+	browserEval[bool](t, tab, `page.release(), true`)
+	wsWait(t, tab, "the reconnect and the catch-up", `page.connects.length === 2 && page.messages.length >= 5`, 10*time.Second)
+	want = append(want, "after the reconnect")
+	publish(want[len(want)-1])
+	wsWait(t, tab, "the live message after the reconnect", `page.messages.length >= 6`, 5*time.Second)
+
+	var st struct {
+		Connects []struct{ Reconnect, Restored bool }
+		Messages []struct {
+			Msg    struct{ Text string }
+			Epoch  string
+			Offset int
+		}
+		Disconnect map[string]any
+		Welcomes   []struct{ Sid string }
+		Opened     []struct{ URL string }
+		Subscribes []struct {
+			History struct {
+				Streams map[string]struct {
+					Epoch  string
+					Offset int
+				}
+			}
+		}
+	}
+	raw := browserEval[string](t, tab, `JSON.stringify({connects: page.connects, messages: page.messages,
+		disconnect: rec.ofType('disconnect')[0], welcomes: rec.ofType('welcome'), opened: rec.opened,
+		subscribes: rec.sent.map(s => JSON.parse(s)).filter(c => c.command === 'subscribe')})`)
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	var got []string
+	for i, m := range st.Messages {
+		got = append(got, m.Msg.Text)
+		if m.Epoch != st.Messages[0].Epoch || m.Offset != i+1 {
+			t.Errorf("message %d at %s/%d, want offset %d in one epoch", i, m.Epoch, m.Offset, i+1)
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("messages %q, want each once in order %q", got, want)
+	}
+	if st.Disconnect["reason"] != "remote" || st.Disconnect["reconnect"] != true {
+		t.Errorf("disconnect message %v, want reason remote, reconnect true", st.Disconnect)
+	}
+	if len(st.Connects) != 2 || !st.Connects[1].Reconnect || st.Connects[1].Restored {
+		t.Errorf("connect events %+v, want a reconnect without a restore", st.Connects)
+	}
+	// The client still sends the sid parameter, empty.
+	if len(st.Opened) != 2 || strings.Contains(st.Opened[1].URL, "sid="+sid) || len(st.Welcomes) != 2 || st.Welcomes[1].Sid == sid {
+		t.Errorf("sockets %+v, welcomes %+v: want a new session, without the old sid", st.Opened, st.Welcomes)
+	}
+	if len(st.Subscribes) != 2 {
+		t.Fatalf("subscribes %+v, want two", st.Subscribes)
+	}
+	if pos, ok := st.Subscribes[1].History.Streams[stream]; !ok || pos.Offset != 2 || pos.Epoch != st.Messages[0].Epoch {
+		t.Errorf("second subscribe's history %+v, want %s from offset 2", st.Subscribes[1].History, stream)
 	}
 	tab.checkNoExceptions(t)
 }
