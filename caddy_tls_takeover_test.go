@@ -187,6 +187,16 @@ func TestTLSHTTP1StreamsAreTakenOver(t *testing.T) {
 		}
 	}
 	want("h2", h2, `{"k":1}`)
+	// The pool's pinger reaches them too (ping_interval 1s).
+	for {
+		line, err := readers[0].ReadString('\n')
+		if err != nil {
+			t.Fatalf("waiting for a ping: %v", err)
+		}
+		if strings.HasPrefix(line, "event: ping") {
+			break
+		}
+	}
 
 	// Half leave by closing the socket, half by close_notify alone (the
 	// TCP connection stays open): both end as gone.
