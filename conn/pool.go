@@ -43,11 +43,12 @@ type Pool struct {
 	// (tlswrite.go); detachedWrites counts every such write.
 	detached       atomic.Int64
 	detachedWrites atomic.Int64
+	maxDetached    int64
 }
 
 // NewPool starts n writer goroutines.
 func NewPool(n int) *Pool {
-	w := &Pool{pingers: make(map[time.Duration]*pinger), watch: newCloseWatch()}
+	w := &Pool{pingers: make(map[time.Duration]*pinger), watch: newCloseWatch(), maxDetached: maxDetached}
 	w.cond = sync.NewCond(&w.readyMu)
 	for i := 0; i < n; i++ {
 		go w.run()

@@ -31,7 +31,8 @@ import (
 // closed, never written again.
 
 // maxDetached bounds the goroutines blocked in a TLS write each (a few KiB
-// of stack each): a mass of stalled clients cannot make more.
+// of stack each): a mass of stalled clients cannot make more. Pool.maxDetached
+// starts at it.
 const maxDetached = 512
 
 // minTLSWrite is the least a writer writes of a flush that does not fit,
@@ -75,7 +76,7 @@ func (w *Pool) newWriter() *writer {
 // past maxDetached, or when the write is over already.
 func (wr *writer) detach() bool {
 	w := wr.pool
-	if w.detached.Add(1) > maxDetached {
+	if w.detached.Add(1) > w.maxDetached {
 		w.detached.Add(-1)
 		return false
 	}
