@@ -108,7 +108,9 @@ func (c *Conn) writeTLS(wr *writer, bufs net.Buffers) (net.Buffers, error) {
 	default:
 		n = min(total, tlsPlainRoom(room))
 		if n < min(total, minTLSWrite) {
-			wr.state.Store(writerIdle)
+			// A CAS: a late watchdog of an earlier write may have detached
+			// this writer meanwhile, and then it must leave the pool.
+			wr.state.CompareAndSwap(writerWriting, writerIdle)
 			return bufs, errTLSStalled
 		}
 		wr.watchdog.Reset(stallSlice)
