@@ -232,7 +232,7 @@ func (c *Conn) flushTakenOver(wr *writer, bufs net.Buffers) net.Buffers {
 	var rest net.Buffers
 	var err error
 	if c.tls != nil {
-		rest, err = c.writeTLS(wr, bufs)
+		rest, err = c.writeTLS(wr, bufs, cut)
 	} else {
 		rest, err = c.writeRaw(bufs)
 	}
@@ -283,6 +283,12 @@ func (c *Conn) flushTakenOver(wr *writer, bufs net.Buffers) net.Buffers {
 			// A burst outgrew max_pending while the write was stalled.
 			c.metrics.SlowClientDropped()
 			c.abort(protocol.ReasonTooSlow)
+			break
+		}
+		if errors.Is(err, errTLSPartial) {
+			// At least minTLSWrite went out: the client reads, the rest
+			// waits only for the other ready connections.
+			c.flushAgain.Store(true)
 			break
 		}
 		time.AfterFunc(stallRetry, func() { c.pool.schedule(c) })

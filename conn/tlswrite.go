@@ -43,6 +43,9 @@ var (
 	// errTLSStalled: the socket had no room for (the rest of) a TLS flush;
 	// nothing is broken, the rest is retried as a stalled plain write is.
 	errTLSStalled = fmt.Errorf("tls write: socket send buffer full: %w", os.ErrDeadlineExceeded)
+	// errTLSPartial: part of a TLS flush went out, the socket had no room
+	// for the rest: retried at once, as the client is reading.
+	errTLSPartial = fmt.Errorf("tls write: socket send buffer full after a part: %w", errTLSStalled)
 	// errTLSTimedOut: a TLS write ran past the write timeout; the tls.Conn
 	// is unusable from now on.
 	errTLSTimedOut = errors.New("tls write: write timeout passed")
@@ -91,8 +94,10 @@ func (wr *writer) detach() bool {
 
 // writeTLS writes bufs to a taken-over TLS connection without ever starting
 // a write the socket cannot take (see above). It returns what is left and
-// errTLSStalled when the socket had no room for all of it.
-func (c *Conn) writeTLS(wr *writer, bufs net.Buffers) (net.Buffers, error) {
+// errTLSStalled (errTLSPartial) when the socket had no room for all of it.
+// A connection already cut for slowness (cut) never gets a writer of its
+// own: its last bytes go out only if the socket takes them.
+func (c *Conn) writeTLS(wr *writer, bufs net.Buffers, cut bool) (net.Buffers, error) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
@@ -103,7 +108,7 @@ func (c *Conn) writeTLS(wr *writer, bufs net.Buffers) (net.Buffers, error) {
 	switch {
 	case !known || tlsFits(room, total):
 		wr.watchdog.Reset(stallSlice)
-	case wr.detach():
+	case !cut && wr.detach():
 		// A goroutine of its own: the write below may block.
 	default:
 		n = min(total, tlsPlainRoom(room))
@@ -136,23 +141,25 @@ func (c *Conn) writeTLS(wr *writer, bufs net.Buffers) (net.Buffers, error) {
 	}
 	rest := consumeBuffers(bufs, n)
 	if len(rest) > 0 {
-		return rest, errTLSStalled
+		return rest, errTLSPartial
 	}
 	return rest, nil
 }
 
 // tlsFits reports whether n bytes of plaintext, encrypted, fit in room
-// bytes of socket memory. The kernel counts socket memory at about twice
-// the payload (it doubles SO_SNDBUF for that), and crypto/tls adds up to
-// ~30 bytes per record, its first records being ~1.2 KiB each: the estimate
-// stays well on the safe side.
+// bytes of socket memory. The kernel counts a socket buffer's data plus
+// ~1 KiB of overhead per buffer, and every TLS record is a write of its own
+// that may start a buffer: crypto/tls's first records carry ~1.2 KiB
+// each (then up to 16 KiB), so the estimate takes twice the payload, an
+// eighth for record headers and tags, and a buffer's overhead: well on the
+// safe side.
 func tlsFits(room, n int) bool {
-	return 2*(n+n/16+64) <= room
+	return 2*n+n/8+1024 <= room
 }
 
 // tlsPlainRoom is the plaintext that tlsFits lets into room.
 func tlsPlainRoom(room int) int {
-	return max(0, (room/2-64)*16/17)
+	return max(0, (room-1024)*8/17)
 }
 
 // tlsScratch holds the buffers a TLS flush is gathered into: one tls.Conn
