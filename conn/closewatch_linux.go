@@ -180,7 +180,7 @@ func (w *closeWatch) recreate(cause error) bool {
 const epollET = 1 << 31
 
 func connFD(c *Conn) (int, bool) {
-	sc, ok := c.nc.(syscall.Conn)
+	sc, ok := c.raw.(syscall.Conn)
 	if !ok {
 		return 0, false
 	}

@@ -34,7 +34,7 @@ func TestCloseWatchSurvivesEpollFailure(t *testing.T) {
 	}
 	defer server.Close()
 	c := newTestConn("a", 0)
-	c.nc = server
+	c.nc, c.raw = server, server
 	w.add(c)
 
 	w.mu.Lock()

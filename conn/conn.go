@@ -11,6 +11,7 @@
 package conn
 
 import (
+	"crypto/tls"
 	"math"
 	"net"
 	"sync"
@@ -91,7 +92,12 @@ type Conn struct {
 	done   chan struct{}
 
 	// Set when the connection was taken over from net/http (takeover.go).
-	nc            net.Conn
+	nc net.Conn
+	// raw is the TCP socket: nc, or the one under a TLS connection (tls),
+	// which the close watch, the peek and the send-room check work on.
+	raw           net.Conn
+	tls           *tls.Conn
+	flushAgain    atomic.Bool // a writer found the flush busy (pool.go)
 	pool          *Pool
 	writeTimeout  time.Duration
 	scheduled     atomic.Bool

@@ -15,8 +15,16 @@ const TakeoverSupported = true
 
 // peerClosed reports whether the client closed its side, without a read
 // goroutine: a non-blocking peek on the socket. False when unknown.
+//
+// On a TLS connection the peek reads the TCP socket under crypto/tls, so
+// what it would drop are whole or partial TLS records. An SSE client over
+// TLS sends a record after its request only to leave (close_notify) or to
+// renegotiate or update keys, which a taken-over stream does not serve (Go's
+// server refuses renegotiation anyway, and dropping part of a record would
+// leave the stream undecodable): any byte from a TLS client so ends its
+// stream as client_gone, and it reconnects if it meant to stay.
 func (c *Conn) peerClosed() bool {
-	sc, ok := c.nc.(syscall.Conn)
+	sc, ok := c.raw.(syscall.Conn)
 	if !ok {
 		return false
 	}
@@ -32,6 +40,9 @@ func (c *Conn) peerClosed() bool {
 		for {
 			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
 			switch {
+			case n > 0 && c.tls != nil:
+				closed = true // a TLS record: see above
+				return true
 			case n == 0 && err == nil:
 				closed = true // orderly shutdown by the peer
 				return true

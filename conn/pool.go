@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,11 +36,19 @@ type Pool struct {
 	mu      sync.Mutex
 	pingers map[time.Duration]*pinger
 	closed  bool
+
+	// takenOver counts the adopted connections not yet finished.
+	takenOver atomic.Int64
+	// detached counts writers blocked in a TLS write of their own
+	// (tlswrite.go); detachedWrites counts every such write.
+	detached       atomic.Int64
+	detachedWrites atomic.Int64
+	maxDetached    int64
 }
 
 // NewPool starts n writer goroutines.
 func NewPool(n int) *Pool {
-	w := &Pool{pingers: make(map[time.Duration]*pinger), watch: newCloseWatch()}
+	w := &Pool{pingers: make(map[time.Duration]*pinger), watch: newCloseWatch(), maxDetached: maxDetached}
 	w.cond = sync.NewCond(&w.readyMu)
 	for i := 0; i < n; i++ {
 		go w.run()
@@ -52,6 +61,17 @@ func (w *Pool) SetLogger(l *zap.Logger) { w.watch.setLogger(l) }
 
 // WatchFailures is how many times the close watch failed and was recreated.
 func (w *Pool) WatchFailures() int64 { return w.watch.failureCount() }
+
+// TakenOver is the number of connections the pool writes now.
+func (w *Pool) TakenOver() int64 { return w.takenOver.Load() }
+
+// DetachedWriters is the number of writers blocked now in a TLS write of
+// their own, outside the pool (tlswrite.go).
+func (w *Pool) DetachedWriters() int64 { return w.detached.Load() }
+
+// DetachedWrites is how many TLS writes went to a goroutine of their own
+// since the pool started.
+func (w *Pool) DetachedWrites() int64 { return w.detachedWrites.Load() }
 
 // Close stops the writers, pingers and close watch, and closes every
 // taken-over connection still open (the process is going away, or the
@@ -118,16 +138,21 @@ func (w *Pool) next() *Conn {
 }
 
 func (w *Pool) run() {
-	var bufs net.Buffers
+	wr := w.newWriter()
 	for {
 		c := w.next()
 		if c == nil {
 			return
 		}
 		c.scheduled.Store(false)
-		bufs = c.flushTakenOver(bufs[:0])
-		if cap(bufs) > 4096 {
-			bufs = nil
+		wr.bufs = c.flushTakenOver(wr, wr.bufs[:0])
+		if cap(wr.bufs) > 4096 {
+			wr.bufs = nil
+		}
+		if wr.state.Load() == writerDetached {
+			// Another writer took this one's place while it wrote.
+			w.detached.Add(-1)
+			return
 		}
 	}
 }
@@ -146,10 +171,21 @@ const (
 // write (the queued frames are written where they are, never copied), and
 // ends the response once the connection was closed. bufs is the writer's
 // scratch list, returned for reuse.
-func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
-	// One flush at a time per connection, so bytes go out in order.
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
+func (c *Conn) flushTakenOver(wr *writer, bufs net.Buffers) net.Buffers {
+	// One flush at a time per connection, so bytes go out in order. A
+	// writer does not wait for a flush in progress (a detached TLS write
+	// may block for seconds): it asks for another flush after it instead.
+	c.flushAgain.Store(true)
+	if !c.flushMu.TryLock() {
+		return bufs
+	}
+	c.flushAgain.Store(false)
+	defer func() {
+		c.flushMu.Unlock()
+		if c.flushAgain.Swap(false) {
+			c.pool.schedule(c)
+		}
+	}()
 	data, size := c.Take()
 	c.mu.Lock()
 	if c.finished {
@@ -188,12 +224,18 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	c.GiveBack(data)
 	if len(bufs) == 0 {
 		if closing {
-			c.finish("")
+			c.end("", true)
 		}
 		return bufs
 	}
 	scratch := bufs
-	rest, err := c.writeRaw(bufs)
+	var rest net.Buffers
+	var err error
+	if c.tls != nil {
+		rest, err = c.writeTLS(wr, bufs, cut)
+	} else {
+		rest, err = c.writeRaw(bufs)
+	}
 	if err == nil {
 		c.mu.Lock()
 		c.inflightBytes = 0
@@ -203,9 +245,17 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 	case err == nil:
 		c.stallSince = time.Time{}
 		if closing {
-			c.finish("")
+			c.end("", true)
 		}
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, errTLSTimedOut):
+		// The tls.Conn is broken: the connection ends here.
+		if cut {
+			c.abort("") // counted when the queue overflowed
+			break
+		}
+		c.metrics.SlowClientDropped()
+		c.abort(protocol.ReasonTooSlow)
+	case errors.Is(err, os.ErrDeadlineExceeded): // errTLSStalled too
 		now := time.Now()
 		if c.stallSince.IsZero() {
 			c.stallSince = now
@@ -235,6 +285,12 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 			c.abort(protocol.ReasonTooSlow)
 			break
 		}
+		if errors.Is(err, errTLSPartial) {
+			// At least minTLSWrite went out: the client reads, the rest
+			// waits only for the other ready connections.
+			c.flushAgain.Store(true)
+			break
+		}
 		time.AfterFunc(stallRetry, func() { c.pool.schedule(c) })
 	default:
 		c.finish("write_error")
@@ -248,7 +304,7 @@ func (c *Conn) flushTakenOver(bufs net.Buffers) net.Buffers {
 // trying to deliver stale events, and the client learns of the end now and
 // resumes from its last complete event.
 func (c *Conn) abort(reason string) {
-	if tc, ok := c.nc.(interface{ SetLinger(int) error }); ok {
+	if tc, ok := c.raw.(interface{ SetLinger(int) error }); ok {
 		_ = tc.SetLinger(0)
 	}
 	c.finish(reason)
@@ -256,7 +312,11 @@ func (c *Conn) abort(reason string) {
 
 // finish ends a taken-over connection once: it closes the socket and runs
 // the session's end.
-func (c *Conn) finish(reason string) {
+func (c *Conn) finish(reason string) { c.end(reason, false) }
+
+// end is finish; graceful when everything was written and the response
+// ended (a TLS connection then says close_notify if it can).
+func (c *Conn) end(reason string, graceful bool) {
 	c.mu.Lock()
 	if c.finished {
 		c.mu.Unlock()
@@ -269,8 +329,28 @@ func (c *Conn) finish(reason string) {
 	}
 	c.mu.Unlock()
 	c.pool.watch.remove(c)
-	_ = c.nc.Close()
+	c.closeSocket(graceful)
+	c.pool.takenOver.Add(-1)
 	c.onEnd()
+}
+
+// closeSocket closes a taken-over connection's socket. A TLS connection
+// ended gracefully says close_notify when the socket takes it at once
+// (tls.Conn.Close would otherwise wait up to 5 s to write it); any other
+// end closes the TCP socket under it: the client is gone, too slow, or its
+// tls.Conn is broken.
+func (c *Conn) closeSocket(graceful bool) {
+	if c.tls == nil {
+		_ = c.nc.Close()
+		return
+	}
+	if graceful {
+		if room, ok := sendRoom(c.raw); ok && tlsFits(room, 64) {
+			_ = c.tls.Close()
+			return
+		}
+	}
+	_ = c.raw.Close()
 }
 
 // closeQuietly ends a taken-over connection whose client is gone: nothing

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"crypto/tls"
 	"net"
 	"time"
 )
@@ -27,20 +28,28 @@ type TakeOver struct {
 
 // Adopt hands a connection whose socket left net/http to the pool: from now
 // on the pool writes its queue, pings it and notices the client leave. The
-// socket must have nothing of net/http's left to write.
+// socket must have nothing of net/http's left to write. A *tls.Conn is
+// taken over too where TLSTakeoverSupported (its writes never time out
+// half-way, see tlswrite.go); elsewhere the transport keeps it.
 func (w *Pool) Adopt(c *Conn, nc net.Conn, o TakeOver) {
 	_ = nc.SetDeadline(time.Time{})
+	raw := nc
+	tc, isTLS := nc.(*tls.Conn)
+	if isTLS {
+		raw = tc.NetConn()
+	}
 	if o.SendBuffer > 0 {
 		// What a client that stops reading pins in the kernel; the rest
 		// waits in the queue, where max_pending bounds it.
-		if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
+		if tc, ok := raw.(interface{ SetWriteBuffer(int) error }); ok {
 			_ = tc.SetWriteBuffer(o.SendBuffer)
 		}
 	}
 	// On the pinger and the close watch before any writer can see the
 	// connection, so that its end always finds it there.
+	w.takenOver.Add(1)
 	c.mu.Lock()
-	c.nc = nc
+	c.nc, c.raw, c.tls = nc, raw, tc
 	c.onReadable = o.OnReadable
 	c.mu.Unlock()
 	var p *pinger

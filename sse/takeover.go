@@ -67,11 +67,13 @@ func (s *Server) takeOver(w http.ResponseWriter, st *Stream, onEnd func(reason s
 }
 
 // canTakeOver says whether a request's connection can leave net/http after
-// its header: plain-TCP HTTP/1.1 only. HTTP/1.0 has no chunked framing, and
-// a TLS connection cannot survive the short write deadlines of the pool
-// (crypto/tls breaks the connection after a timed-out write). Where the OS
-// has no non-blocking peek (conn.TakeoverSupported), every stream stays
-// here.
+// its header: HTTP/1.1, over plain TCP or TLS. HTTP/1.0 has no chunked
+// framing; HTTP/2 and HTTP/3 streams share their connection. A TLS
+// connection is taken over only where the pool never starts a TLS write the
+// socket cannot take (conn.TLSTakeoverSupported: crypto/tls breaks a
+// connection after a timed-out write). Where the OS has no non-blocking peek
+// (conn.TakeoverSupported), every stream stays here.
 func (s *Server) canTakeOver(r *http.Request) bool {
-	return conn.TakeoverSupported && s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) && r.TLS == nil
+	return conn.TakeoverSupported && s.Writers != nil && r.ProtoMajor == 1 && r.ProtoAtLeast(1, 1) &&
+		(r.TLS == nil || conn.TLSTakeoverSupported)
 }
