@@ -1,0 +1,218 @@
+package anycablesse
+
+// Protocol tests of the WebSocket endpoint through a real Caddy: the app's
+// channels (RPC), JWT, remote disconnect, slow clients and metrics.
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wsRPCApp answers like an anycable-rails app: a connect with identifiers
+// and cstate, subscriptions to ChatChannel (streams, istate) and to
+// SecretChannel (refused), and performs whose action says what to change.
+func wsRPCApp(t *testing.T, chatA, chatB string) *fakeApp {
+	return newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		if method == "connect" {
+			return 200, `{"status":1,"identifiers":"{\"user_id\":42}","transmissions":["{\"type\":\"welcome\"}"],"env":{"cstate":{"user":"u42"}}}`
+		}
+		if method != "command" {
+			return 200, `{"status":1}`
+		}
+		id, _ := body["identifier"].(string)
+		confirm := `{"type":"confirm_subscription","identifier":` + jsonString(id) + `}`
+		reject := `{"type":"reject_subscription","identifier":` + jsonString(id) + `}`
+		var resp map[string]any
+		switch body["command"] {
+		case "subscribe":
+			if strings.Contains(id, "SecretChannel") {
+				resp = map[string]any{"status": 2, "transmissions": []string{reject}}
+			} else {
+				resp = map[string]any{"status": 1, "streams": []string{chatA}, "transmissions": []string{confirm}, "env": map[string]any{"istate": map[string]string{"room": "1"}}}
+			}
+		case "message":
+			var data map[string]string
+			_ = json.Unmarshal([]byte(body["data"].(string)), &data)
+			say := func(s string) string { return `{"said":"` + s + `"}` }
+			switch data["action"] {
+			case "speak":
+				resp = map[string]any{"status": 1, "transmissions": []string{say("speak")}, "env": map[string]any{"cstate": map[string]string{"last": "speak"}, "istate": map[string]string{"spoke": "yes"}}}
+			case "follow": // add chat_b, stop chat_a
+				resp = map[string]any{"status": 1, "streams": []string{chatB}, "stopped_streams": []string{chatA}, "transmissions": []string{say("follow")}}
+			case "stop_all":
+				resp = map[string]any{"status": 1, "stop_streams": true, "transmissions": []string{say("stop_all")}}
+			case "refollow":
+				resp = map[string]any{"status": 1, "streams": []string{chatA}, "transmissions": []string{say("refollow")}}
+			case "bye":
+				resp = map[string]any{"status": 1, "disconnect": true, "transmissions": []string{say("bye")}}
+			}
+		default:
+			resp = map[string]any{"status": 1}
+		}
+		b, _ := json.Marshal(resp)
+		return 200, string(b)
+	})
+}
+
+// jsonString quotes s as a JSON string (an identifier inside a command).
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func perform(c *wsClient, identifier, action string) {
+	c.send(`{"command":"message","identifier":` + jsonString(identifier) + `,"data":` + jsonString(`{"action":"`+action+`"}`) + `}`)
+}
+
+// A channel of the app over WebSocket: connect with the request's cookie
+// and address, subscribe, perform with the connection's and channel's
+// state, stream changes from a perform's answer, a refused subscription,
+// unsubscribe, and disconnect:true from a perform; the app then gets
+// exactly one disconnect with the subscriptions and the merged state.
+func TestWebSocketRPCChannel(t *testing.T) {
+	chatA, chatB := freshStream("chat_a"), freshStream("chat_b")
+	app := wsRPCApp(t, chatA, chatB)
+	loadCaddy(t, rpcSite(app, "websocket_path /cable"))
+	h := http.Header{"Cookie": {"session=abc"}}
+	c, err := dialWS(t, "/cable", []string{"actioncable-v1-json"}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.mustNext(); !strings.HasPrefix(w, `{"type":"welcome"`) {
+		t.Fatalf("welcome %s", w)
+	}
+	connect := app.call("connect")
+	headers := connect.Body["env"].(map[string]any)["headers"].(map[string]any)
+	if headers["cookie"] != "session=abc" || headers["REMOTE_ADDR"] != "127.0.0.1" {
+		t.Fatalf("connect headers %v", headers)
+	}
+	if u := connect.Body["env"].(map[string]any)["url"]; u != baseURL()+"/cable" {
+		t.Fatalf("connect url %v", u)
+	}
+
+	c.send(`{"command":"subscribe","identifier":` + jsonString(chatChannel) + `}`)
+	if m := c.mustNext(); m != `{"type":"confirm_subscription","identifier":`+jsonString(chatChannel)+`}` {
+		t.Fatalf("confirm %s", m)
+	}
+	sub := app.call("command")
+	if sub.Body["command"] != "subscribe" || sub.Body["identifier"] != chatChannel || sub.Body["connection_identifiers"] != `{"user_id":42}` {
+		t.Fatalf("subscribe call %v", sub.Body)
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+chatA+`","data":"{\"n\":1}"}`)
+	if m := c.mustNext(); !strings.HasPrefix(m, `{"identifier":`+jsonString(chatChannel)+`,"message":{"n":1}`) {
+		t.Fatalf("broadcast on the app's stream: %s", m)
+	}
+
+	// A refused subscription: the app's reject_subscription, nothing else.
+	secret := `{"channel":"SecretChannel"}`
+	c.send(`{"command":"subscribe","identifier":` + jsonString(secret) + `}`)
+	if m := c.mustNext(); m != `{"type":"reject_subscription","identifier":`+jsonString(secret)+`}` {
+		t.Fatalf("reject %s", m)
+	}
+
+	// perform: RPC "message" with the data and both states.
+	perform(c, chatChannel, "speak")
+	if m := c.mustNext(); m != `{"said":"speak"}` {
+		t.Fatalf("perform transmission %s", m)
+	}
+	msg := lastCall(app, "command")
+	if msg.Body["command"] != "message" || msg.Body["identifier"] != chatChannel || msg.Body["data"] != `{"action":"speak"}` {
+		t.Fatalf("perform call %v", msg.Body)
+	}
+	env := msg.Body["env"].(map[string]any)
+	if env["cstate"].(map[string]any)["user"] != "u42" || env["istate"].(map[string]any)["room"] != "1" {
+		t.Fatalf("perform env %v", env)
+	}
+
+	// Stream changes: chat_b added, chat_a stopped.
+	perform(c, chatChannel, "follow")
+	if m := c.mustNext(); m != `{"said":"follow"}` {
+		t.Fatalf("follow %s", m)
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+chatA+`","data":"{\"n\":2}"}`)
+	mustBroadcast(t, testKey, `{"stream":"`+chatB+`","data":"{\"n\":3}"}`)
+	if m := c.mustNext(); !strings.Contains(m, `"message":{"n":3}`) {
+		t.Fatalf("after follow (chat_a stopped, chat_b added): %s", m)
+	}
+	// stop_streams: nothing any more; then chat_a again.
+	perform(c, chatChannel, "stop_all")
+	if m := c.mustNext(); m != `{"said":"stop_all"}` {
+		t.Fatalf("stop_all %s", m)
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+chatB+`","data":"{\"n\":4}"}`)
+	perform(c, chatChannel, "refollow")
+	if m := c.mustNext(); m != `{"said":"refollow"}` {
+		t.Fatalf("after stop_streams a message came: %s", m)
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+chatA+`","data":"{\"n\":5}"}`)
+	if m := c.mustNext(); !strings.Contains(m, `"message":{"n":5}`) {
+		t.Fatalf("after refollow: %s", m)
+	}
+
+	// Unsubscribe: RPC unsubscribe, the streams stop.
+	c.send(`{"command":"unsubscribe","identifier":` + jsonString(chatChannel) + `}`)
+	app.waitCalls(t, "connect", "command", "command", "command", "command", "command", "command", "command")
+	if u := lastCall(app, "command"); u.Body["command"] != "unsubscribe" || u.Body["identifier"] != chatChannel {
+		t.Fatalf("unsubscribe call %v", u.Body)
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+chatA+`","data":"{\"n\":6}"}`)
+	// Subscribe again (a fresh istate), and leave with disconnect:true.
+	c.send(`{"command":"subscribe","identifier":` + jsonString(chatChannel) + `}`)
+	if m := c.mustNext(); !strings.Contains(m, "confirm_subscription") {
+		t.Fatalf("after unsubscribe a message came: %s", m)
+	}
+	perform(c, chatChannel, "speak")
+	c.mustNext()
+	perform(c, chatChannel, "bye")
+	if m := c.mustNext(); m != `{"said":"bye"}` {
+		t.Fatalf("bye %s", m)
+	}
+	if code, reason := c.waitClose(5 * time.Second); code != 1000 || reason != "Command Failed" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	app.waitCalls(t, "connect", "command", "command", "command", "command", "command", "command", "command",
+		"command", "command", "command", "disconnect")
+	disc := app.call("disconnect")
+	if disc.Body["identifiers"] != `{"user_id":42}` {
+		t.Fatalf("disconnect identifiers %v", disc.Body)
+	}
+	if subs, _ := disc.Body["subscriptions"].([]any); len(subs) != 1 || subs[0] != chatChannel {
+		t.Fatalf("disconnect subscriptions %v", disc.Body["subscriptions"])
+	}
+	denv := disc.Body["env"].(map[string]any)
+	cs := denv["cstate"].(map[string]any)
+	if cs["user"] != "u42" || cs["last"] != "speak" {
+		t.Fatalf("disconnect cstate %v", cs)
+	}
+	var is map[string]string
+	if raw, _ := denv["istate"].(map[string]any)[chatChannel].(string); json.Unmarshal([]byte(raw), &is) != nil || is["room"] != "1" || is["spoke"] != "yes" {
+		t.Fatalf("disconnect istate %v", denv["istate"])
+	}
+	// Exactly one disconnect, even a while later.
+	time.Sleep(200 * time.Millisecond)
+	n := 0
+	for _, m := range app.methods() {
+		if m == "disconnect" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d disconnect calls", n)
+	}
+}
+
+// lastCall returns a copy of the last call of that method.
+func lastCall(a *fakeApp, method string) *rpcCall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.calls) - 1; i >= 0; i-- {
+		if a.calls[i].Method == method {
+			c := a.calls[i]
+			return &c
+		}
+	}
+	return nil
+}
