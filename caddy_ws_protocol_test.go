@@ -216,3 +216,89 @@ func lastCall(a *fakeApp, method string) *rpcCall {
 	}
 	return nil
 }
+
+// JWT over WebSocket: the token in ?jid=, in X-JID or in the
+// anycable-token subprotocol entry identifies the connection without the
+// app; an expired one gets token_expired, a bad one unauthorized, and
+// both close 1000 "Auth Failed".
+func TestWebSocketJWT(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		return 200, `{"status":2}` // the app refuses: only the token lets in
+	})
+	loadCaddy(t, `
+	anycable_sse {
+		rpc_url `+app.URL+`
+		jwt_secret s3cr3t
+		broadcast_key `+testKey+`
+		public_streams
+		websocket_path /cable
+	}`)
+	ids := `{"user_id":7}`
+	good := railsJWT("s3cr3t", ids, time.Now().Add(time.Minute))
+	cases := []struct {
+		name      string
+		path      string
+		protocols []string
+		header    http.Header
+	}{
+		{"query", "/cable?jid=" + good, []string{extProto}, nil},
+		{"header", "/cable", []string{extProto}, http.Header{"X-Jid": {good}}},
+		{"subprotocol", "/cable", []string{extProto, "anycable-token." + good}, nil},
+	}
+	for _, tc := range cases {
+		c, err := dialWS(t, tc.path, tc.protocols, tc.header)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if c.subprotocol != extProto {
+			t.Fatalf("%s: subprotocol %q", tc.name, c.subprotocol)
+		}
+		if w := c.mustNext(); !strings.HasPrefix(w, `{"type":"welcome","sid":"`) {
+			t.Fatalf("%s: welcome %s", tc.name, w)
+		}
+		// The token's identifiers are the connection's: a remote
+		// disconnect for them reaches it.
+		mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"user_id\":7}","reconnect":true}}`)
+		if m := c.mustNext(); m != `{"type":"disconnect","reason":"remote","reconnect":true}` {
+			t.Fatalf("%s: remote disconnect %s", tc.name, m)
+		}
+		c.waitClose(5 * time.Second)
+	}
+	if m := app.methods(); len(m) != 0 {
+		t.Fatalf("JWT connections called the app: %v", m)
+	}
+
+	bad := []struct {
+		name, token, want string
+	}{
+		{"expired", railsJWT("s3cr3t", ids, time.Now().Add(-time.Minute)), `{"type":"disconnect","reason":"token_expired","reconnect":false}`},
+		{"wrong key", railsJWT("other", ids, time.Now().Add(time.Minute)), `{"type":"disconnect","reason":"unauthorized","reconnect":false}`},
+		{"garbage", "not.a.token", `{"type":"disconnect","reason":"unauthorized","reconnect":false}`},
+	}
+	for _, b := range bad {
+		for _, via := range []string{"query", "header", "subprotocol"} {
+			path, protocols, header := "/cable", []string{extProto}, http.Header(nil)
+			switch via {
+			case "query":
+				path += "?jid=" + b.token
+			case "header":
+				header = http.Header{"X-Jid": {b.token}}
+			case "subprotocol":
+				protocols = append(protocols, "anycable-token."+b.token)
+			}
+			c, err := dialWS(t, path, protocols, header)
+			if err != nil {
+				t.Fatalf("%s via %s: %v", b.name, via, err)
+			}
+			if m := c.mustNext(); m != b.want {
+				t.Fatalf("%s via %s: %s", b.name, via, m)
+			}
+			if code, reason := c.waitClose(5 * time.Second); code != 1000 || reason != "Auth Failed" {
+				t.Fatalf("%s via %s: close %d %q", b.name, via, code, reason)
+			}
+		}
+	}
+	if m := app.methods(); len(m) != 0 {
+		t.Fatalf("bad tokens fell through to the app: %v", m)
+	}
+}
