@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -300,5 +301,105 @@ func TestWebSocketJWT(t *testing.T) {
 	}
 	if m := app.methods(); len(m) != 0 {
 		t.Fatalf("bad tokens fell through to the app: %v", m)
+	}
+}
+
+// A remote disconnect for a user's identifiers reaches every session of
+// that user, WebSocket (v1 and ext) and SSE alike, and no one else's; the
+// app hears of each once.
+func TestWebSocketRemoteDisconnectEverySession(t *testing.T) {
+	app := newFakeApp(t, func(method string, body map[string]any, r *http.Request) (int, string) {
+		if method == "connect" {
+			cookie := body["env"].(map[string]any)["headers"].(map[string]any)["cookie"].(string)
+			user := strings.TrimPrefix(cookie, "user=")
+			return 200, `{"status":1,"identifiers":"{\"user_id\":` + user + `}","transmissions":["{\"type\":\"welcome\"}"]}`
+		}
+		return 200, `{"status":1}`
+	})
+	loadCaddy(t, rpcSite(app, "websocket_path /cable\n\t\tpublic_streams"))
+	as := func(user string) http.Header { return http.Header{"Cookie": {"user=" + user}} }
+	var mine []*wsClient
+	for _, p := range []string{"actioncable-v1-json", extProto} {
+		c, err := dialWS(t, "/cable", []string{p}, as("42"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustNext()
+		mine = append(mine, c)
+	}
+	sse := openStream(t, http.MethodGet, "/events?stream="+freshStream("mine"), "", as("42"))
+	if sse.resp.StatusCode != 200 {
+		t.Fatalf("SSE %d %s", sse.resp.StatusCode, sse.resp.Header.Get("X-AnyCable-Error"))
+	}
+	if ev := sse.mustNext(); ev.Event != "welcome" {
+		t.Fatalf("SSE welcome %+v", ev)
+	}
+	sse.mustNext() // confirm
+	other, err := dialWS(t, "/cable", []string{extProto}, as("43"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.mustNext()
+	st := freshStream("other")
+	other.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+	other.mustNext()
+	app.waitCalls(t, "connect", "connect", "connect", "connect")
+
+	mustBroadcast(t, testKey, `{"command":"disconnect","payload":{"identifier":"{\"user_id\":42}","reconnect":false}}`)
+	for _, c := range mine {
+		if m := c.mustNext(); m != `{"type":"disconnect","reason":"remote","reconnect":false}` {
+			t.Fatalf("remote disconnect %s", m)
+		}
+		if code, reason := c.waitClose(5 * time.Second); code != 1000 || reason != "Closed remotely" {
+			t.Fatalf("close %d %q", code, reason)
+		}
+	}
+	if ev := sse.mustNext(); ev.Event != "disconnect" || ev.Data != `{"type":"disconnect","reason":"remote","reconnect":false}` {
+		t.Fatalf("SSE remote disconnect %+v", ev)
+	}
+	if !sse.waitEnd(5 * time.Second) {
+		t.Fatal("SSE stream did not end")
+	}
+	app.waitCalls(t, "connect", "connect", "connect", "connect", "disconnect", "disconnect", "disconnect")
+	app.mu.Lock()
+	for _, c := range app.calls[4:] {
+		if c.Body["identifiers"] != `{"user_id":42}` {
+			t.Errorf("disconnect of %v", c.Body["identifiers"])
+		}
+	}
+	app.mu.Unlock()
+	// The other user's session goes on.
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"still"}`)
+	if m := other.mustNext(); !strings.Contains(m, `"message":"still"`) {
+		t.Fatalf("other user %s", m)
+	}
+}
+
+// A process shutdown (SIGTERM) sends every WebSocket server_restart with
+// reconnect and close 1001 "Server restart".
+func TestWebSocketShutdown(t *testing.T) {
+	n := startNode(t, wsSite)
+	var cs []*wsClient
+	for _, p := range []string{"actioncable-v1-json", extProto} {
+		c, err := dialWSAt(t, n.url(""), "/cable", []string{p}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustNext()
+		cs = append(cs, c)
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	for _, c := range cs {
+		if m := c.mustNext(); m != `{"type":"disconnect","reason":"server_restart","reconnect":true}` {
+			t.Fatalf("shutdown %s", m)
+		}
+		if code, reason := c.waitClose(10 * time.Second); code != 1001 || reason != "Server restart" {
+			t.Fatalf("close %d %q", code, reason)
+		}
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("caddy did not exit\n%s", n.Logs())
 	}
 }

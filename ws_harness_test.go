@@ -33,11 +33,17 @@ type wsClient struct {
 // offered and the extra headers.
 func dialWS(t testing.TB, path string, protocols []string, header http.Header) (*wsClient, error) {
 	t.Helper()
+	return dialWSAt(t, baseURL(), path, protocols, header)
+}
+
+// dialWSAt is dialWS to the server at base (http://host:port), e.g. a node.
+func dialWSAt(t testing.TB, base, path string, protocols []string, header http.Header) (*wsClient, error) {
+	t.Helper()
 	d := ws.Dialer{Protocols: protocols, Timeout: 5 * time.Second}
 	if header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
-	url := strings.Replace(baseURL(), "http://", "ws://", 1) + path
+	url := strings.Replace(base, "http://", "ws://", 1) + path
 	conn, br, hs, err := d.Dial(context.Background(), url)
 	if err != nil {
 		return nil, err
