@@ -5,7 +5,10 @@ package anycablesse
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -402,4 +405,102 @@ func TestWebSocketShutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("caddy did not exit\n%s", n.Logs())
 	}
+}
+
+// scrapeLabelled sums the series of a metric that carry the label (e.g.
+// transport="ws"), 0 when there is none.
+func scrapeLabelled(t *testing.T, name, label string) float64 {
+	t.Helper()
+	resp, err := http.Get(baseURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok || !slices.Contains(strings.Split(labels, ","), label) {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		sum += v
+	}
+	return sum
+}
+
+func waitLabelled(t *testing.T, name, label string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := scrapeLabelled(t, name, label)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s{%s} = %v, want %v", name, label, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The connection metrics tell the transports apart: WebSocket connections
+// are counted under transport="ws", SSE ones under transport="sse".
+func TestWebSocketMetricsTransportLabel(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		websocket_path /cable
+	}
+	metrics /metrics`)
+	const open, closed, refused = "caddy_anycable_sse_connections_open", "caddy_anycable_sse_connections_closed_total", "caddy_anycable_sse_requests_refused_total"
+	ws, sse := `transport="ws"`, `transport="sse"`
+	// Connections of earlier tests end asynchronously: start from zero.
+	waitLabelled(t, open, ws, 0)
+	waitLabelled(t, open, sse, 0)
+	closedWS, closedSSE := scrapeLabelled(t, closed, ws), scrapeLabelled(t, closed, sse)
+	refusedWS := scrapeLabelled(t, refused, ws)
+
+	var cs []*wsClient
+	for i := 0; i < 2; i++ {
+		c := mustDialWS(t, "/cable", extProto)
+		c.mustNext()
+		cs = append(cs, c)
+	}
+	s := subscribe(t, "stream="+freshStream("metrics"))
+	s.mustNext()
+	waitLabelled(t, open, ws, 2)
+	waitLabelled(t, open, sse, 1)
+	if got := scrape(t, open); got != 3 {
+		t.Fatalf("%s (all transports) = %v", open, got)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	waitLabelled(t, open, ws, 0)
+	waitLabelled(t, closed, ws, closedWS+2)
+	if got := scrapeLabelled(t, open, sse); got != 1 {
+		t.Fatalf("SSE connections %v after the WebSockets closed", got)
+	}
+	s.Close()
+	waitLabelled(t, open, sse, 0)
+	waitLabelled(t, closed, sse, closedSSE+1)
+
+	// A refused upgrade (no Upgrade header) is counted for ws.
+	req, _ := http.NewRequest(http.MethodGet, baseURL()+"/cable", nil)
+	req.Header.Set("Connection", "Upgrade")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad upgrade: %d", resp.StatusCode)
+	}
+	waitLabelled(t, refused, ws, refusedWS+1)
 }
