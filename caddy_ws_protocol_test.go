@@ -4,7 +4,10 @@ package anycablesse
 // channels (RPC), JWT, remote disconnect, slow clients and metrics.
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -13,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // wsRPCApp answers like an anycable-rails app: a connect with identifiers
@@ -411,6 +417,12 @@ func TestWebSocketShutdown(t *testing.T) {
 // transport="ws"), 0 when there is none.
 func scrapeLabelled(t *testing.T, name, label string) float64 {
 	t.Helper()
+	return scrapeLabelledAll(t, name, label)
+}
+
+// scrapeLabelledAll sums the series of a metric that carry every label.
+func scrapeLabelledAll(t *testing.T, name string, want ...string) float64 {
+	t.Helper()
 	resp, err := http.Get(baseURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -424,7 +436,11 @@ func scrapeLabelled(t *testing.T, name, label string) float64 {
 			continue
 		}
 		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok || !slices.Contains(strings.Split(labels, ","), label) {
+		if !ok {
+			continue
+		}
+		have := strings.Split(labels, ",")
+		if slices.ContainsFunc(want, func(l string) bool { return !slices.Contains(have, l) }) {
 			continue
 		}
 		v, _ := strconv.ParseFloat(value, 64)
@@ -435,14 +451,19 @@ func scrapeLabelled(t *testing.T, name, label string) float64 {
 
 func waitLabelled(t *testing.T, name, label string, want float64) {
 	t.Helper()
+	waitLabelledAll(t, name, want, label)
+}
+
+func waitLabelledAll(t *testing.T, name string, want float64, labels ...string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got := scrapeLabelled(t, name, label)
+		got := scrapeLabelledAll(t, name, labels...)
 		if got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s{%s} = %v, want %v", name, label, got, want)
+			t.Fatalf("%s%v = %v, want %v", name, labels, got, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -503,4 +524,71 @@ func TestWebSocketMetricsTransportLabel(t *testing.T) {
 		t.Fatalf("bad upgrade: %d", resp.StatusCode)
 	}
 	waitLabelled(t, refused, ws, refusedWS+1)
+}
+
+// A WebSocket client that stops reading is cut as too_slow once its queue
+// passes max_pending, while another client on the same stream gets every
+// message, in order.
+func TestWebSocketSlowClientCut(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		websocket_path /cable
+		max_pending 256KiB
+		send_buffer 64KiB
+		write_timeout 60s
+	}
+	metrics /metrics`)
+	st := freshStream("slow")
+	const tooSlow = `reason="too_slow"`
+	cutBefore := scrapeLabelledAll(t, "caddy_anycable_sse_connections_closed_total", `transport="ws"`, tooSlow)
+
+	// The slow client: a raw connection with a tiny receive buffer that
+	// subscribes, then never reads again.
+	slow := dialSlow(t)
+	fmt.Fprintf(slow, "GET /cable HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n", testPort, extProto)
+	br := bufio.NewReader(slow)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	if err := wsutil.WriteClientText(slow, []byte(`{"command":"subscribe","identifier":"`+pubsubID(st)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := ws.ReadFrame(br)
+		if err != nil {
+			t.Fatalf("slow client before it stops reading: %v", err)
+		}
+		if strings.Contains(string(f.Payload), "confirm_subscription") {
+			break
+		}
+	}
+
+	fast := mustDialWS(t, "/cable", extProto)
+	fast.mustNext()
+	fast.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+	fast.mustNext()
+
+	const n = 64 // 1 MiB: past max_pending and every buffer on the way
+	publishBig(t, st, n, 16<<10)
+	for i := 1; i <= n; i++ {
+		m, _ := field(t, fast.mustNext(), "message").(string)
+		if !strings.HasPrefix(m, strconv.Itoa(i)+" ") {
+			t.Fatalf("fast client: message %d is %.20q", i, m)
+		}
+	}
+	waitLabelledAll(t, "caddy_anycable_sse_connections_closed_total", cutBefore+1, `transport="ws"`, tooSlow)
+	// The cut connection ends (reset: the kernel drops the stale backlog).
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the slow client's connection did not end: %v", err)
+	}
+	// The fast client goes on.
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"after"}`)
+	if m := fast.mustNext(); !strings.Contains(m, `"message":"after"`) {
+		t.Fatalf("after the cut: %s", m)
+	}
 }
