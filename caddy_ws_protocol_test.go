@@ -592,3 +592,28 @@ func TestWebSocketSlowClientCut(t *testing.T) {
 		t.Fatalf("after the cut: %s", m)
 	}
 }
+
+// Commands AnyCable answers with silence stay silent and do not reach the
+// app: a second subscribe to the same channel, a perform whose data is an
+// object instead of a string, an unsubscribe of an unknown identifier.
+func TestWebSocketRPCQuietCommands(t *testing.T) {
+	chatA := freshStream("quiet")
+	app := wsRPCApp(t, chatA, chatA)
+	loadCaddy(t, rpcSite(app, "websocket_path /cable"))
+	c := mustDialWS(t, "/cable", "actioncable-v1-json")
+	c.mustNext()
+	sub := `{"command":"subscribe","identifier":` + jsonString(chatChannel) + `}`
+	c.send(sub)
+	c.mustNext() // confirm
+	c.send(sub)
+	c.send(`{"command":"message","identifier":` + jsonString(chatChannel) + `,"data":{"action":"speak"}}`)
+	c.send(`{"command":"unsubscribe","identifier":` + jsonString(`{"channel":"Nope"}`) + `}`)
+	// A command that answers marks the end of the quiet ones.
+	perform(c, chatChannel, "speak")
+	if m := c.mustNext(); m != `{"said":"speak"}` {
+		t.Fatalf("after the quiet commands: %s", m)
+	}
+	if got := strings.Join(app.methods(), ","); got != "connect,command,command" {
+		t.Fatalf("rpc calls %s", got)
+	}
+}
