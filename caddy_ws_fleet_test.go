@@ -23,6 +23,12 @@ func wsRecoveryStart(t *testing.T, base, stream string, publish func(body string
 	sid = field(t, a.mustNext(), "sid").(string)
 	a.send(`{"command":"subscribe","identifier":"` + pubsubID(stream) + `"}`)
 	a.mustNext() // confirm
+	// Commands run in order: the pong says the subscribe is done, its
+	// session saved included.
+	a.send(`{"command":"ping"}`)
+	if m := a.mustNext(); m != `{"type":"pong"}` {
+		t.Fatalf("pong %s", m)
+	}
 	publish(`{"stream":"` + stream + `","data":"1"}`)
 	m := a.mustNext()
 	if !strings.Contains(m, `"message":1,`) {
