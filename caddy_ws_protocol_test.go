@@ -617,3 +617,35 @@ func TestWebSocketRPCQuietCommands(t *testing.T) {
 		t.Fatalf("rpc calls %s", got)
 	}
 }
+
+// The subscriptions gauge counts WebSocket subscriptions, restored ones
+// included, and comes back down when their connections end.
+func TestWebSocketMetricsSubscriptions(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		websocket_path /cable
+	}
+	metrics /metrics`)
+	const subs = "caddy_anycable_sse_subscriptions"
+	waitLabelled(t, "caddy_anycable_sse_connections_open", `transport="ws"`, 0)
+	waitLabelled(t, "caddy_anycable_sse_connections_open", `transport="sse"`, 0)
+	base := scrape(t, subs)
+	a := mustDialWS(t, "/cable", extProto)
+	sid := field(t, a.mustNext(), "sid").(string)
+	for _, st := range []string{freshStream("g1"), freshStream("g2")} {
+		a.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+		a.mustNext()
+	}
+	waitMetric(t, subs, base+2)
+	a.Close()
+	waitMetric(t, subs, base)
+	b := mustDialWS(t, "/cable?sid="+sid, extProto)
+	if w := b.mustNext(); field(t, w, "restored") != true {
+		t.Fatalf("not restored: %s", w)
+	}
+	waitMetric(t, subs, base+2)
+	b.Close()
+	waitMetric(t, subs, base)
+}
