@@ -649,3 +649,48 @@ func TestWebSocketMetricsSubscriptions(t *testing.T) {
 	b.Close()
 	waitMetric(t, subs, base)
 }
+
+// After a restore, a message published before the client's history
+// command comes after the history it asked for, not before; a restored
+// client that asks for no history still gets the live messages.
+func TestWebSocketRestoredHistoryBeforeLive(t *testing.T) {
+	loadCaddy(t, wsSite)
+	st := freshStream("order")
+	restore := func() *wsClient {
+		a := mustDialWS(t, "/cable", extProto)
+		sid := field(t, a.mustNext(), "sid").(string)
+		a.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+		a.mustNext()
+		a.send(`{"command":"ping"}`) // the subscribe (and its save) is done
+		a.mustNext()
+		a.Close()
+		b := mustDialWS(t, "/cable?sid="+sid, extProto)
+		if w := b.mustNext(); field(t, w, "restored") != true {
+			t.Fatalf("not restored: %s", w)
+		}
+		return b
+	}
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"1"}`)
+	b := restore()
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"2"}`) // after the restore
+	// The epoch, from a client that only reads the history.
+	probe := mustDialWS(t, "/cable", extProto)
+	probe.mustNext()
+	probe.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `","history":{"since":1}}`)
+	probe.mustNext() // confirm
+	epoch := field(t, probe.mustNext(), "epoch").(string)
+
+	b.send(`{"command":"history","identifier":"` + pubsubID(st) + `","history":{"streams":{"` + st + `":{"epoch":"` + epoch + `","offset":0}}}}`)
+	for _, want := range []string{`"message":1,`, `"type":"confirm_history"`, `"message":2,`} {
+		if m := b.mustNext(); !strings.Contains(m, want) {
+			t.Fatalf("got %s, want %s", m, want)
+		}
+	}
+
+	// Without a history command the live messages come all the same.
+	c := restore()
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"3"}`)
+	if m := c.mustNext(); !strings.Contains(m, `"message":3,`) {
+		t.Fatalf("restored without history: %s", m)
+	}
+}
