@@ -38,6 +38,9 @@ type wsResumer struct {
 	pos     map[string]protocolPos
 	seen    map[string][]int
 	ready   func()
+	// since is when the test started (Unix seconds): history for a
+	// restored stream the client has no position of yet.
+	since int64
 	// restored counts restored welcomes.
 	restored int
 }
@@ -126,10 +129,14 @@ func (r *wsResumer) session(drop time.Duration, giveUp <-chan struct{}) bool {
 					waiting++
 					continue
 				}
+				// What @anycable/core sends: the position, or a time
+				// when it has none.
 				if p, ok := r.pos[st]; ok {
 					c.send(fmt.Sprintf(`{"command":"history","identifier":"%s","history":{"streams":{%q:{"epoch":%q,"offset":%d}}}}`, pubsubID(st), st, p.epoch, p.offset))
-					waiting++
+				} else {
+					c.send(fmt.Sprintf(`{"command":"history","identifier":"%s","history":{"since":%d}}`, pubsubID(st), r.since))
 				}
+				waiting++
 			}
 		case "confirm_subscription", "confirm_history":
 			waiting--
@@ -168,6 +175,7 @@ func TestWebSocketRandomReconnectsLoseNothing(t *testing.T) {
 		perStream = 150
 		clients   = 12
 	)
+	start := time.Now().Unix() - 1
 	names := make([]string, nStreams)
 	for s := range names {
 		names[s] = freshStream(fmt.Sprintf("rnd%d", s))
@@ -183,7 +191,7 @@ func TestWebSocketRandomReconnectsLoseNothing(t *testing.T) {
 			streams = []string{names[0], names[1]}
 		}
 		var once sync.Once
-		rs[i] = &wsResumer{t: t, restore: i%2 == 0, streams: streams, last: perStream,
+		rs[i] = &wsResumer{t: t, restore: i%2 == 0, streams: streams, last: perStream, since: start,
 			pos: map[string]protocolPos{}, seen: map[string][]int{}, ready: func() { once.Do(ready.Done) }}
 		wg.Add(1)
 		go func(r *wsResumer) {
