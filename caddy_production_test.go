@@ -32,12 +32,28 @@ func scrape(t *testing.T, name string) float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+-]+)$`).FindSubmatch(body)
-	if m == nil {
+	v, ok := metricSample(body, name)
+	if !ok {
 		t.Fatalf("metric %s not found in:\n%s", name, body)
 	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
+}
+
+// metricSample is the value of name in a Prometheus text exposition: name
+// may carry its labels (name{transport="ws"}); a name without labels sums
+// every series of the metric (connections_open of both transports).
+func metricSample(body []byte, name string) (float64, bool) {
+	pattern := `(?m)^` + regexp.QuoteMeta(name) + `(?:\{[^}]*\})? ([0-9.e+-]+)$`
+	if strings.Contains(name, "{") {
+		pattern = `(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+-]+)$`
+	}
+	ms := regexp.MustCompile(pattern).FindAllSubmatch(body, -1)
+	sum := 0.0
+	for _, m := range ms {
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		sum += v
+	}
+	return sum, len(ms) > 0
 }
 
 const metricsSite = `

@@ -20,7 +20,7 @@ var (
 )
 
 type promMetrics struct {
-	connections   prometheus.Gauge
+	connections   *prometheus.GaugeVec
 	connTotal     *prometheus.CounterVec
 	refused       *prometheus.CounterVec
 	subscriptions prometheus.Gauge
@@ -54,12 +54,12 @@ func initMetrics() *promMetrics {
 	metricsOnce.Do(func() {
 		const ns, sub = "caddy", "anycable_sse"
 		metrics = &promMetrics{
-			connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-				Name: "connections_open", Help: "Open SSE connections."}),
+			connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+				Name: "connections_open", Help: "Open connections, by transport (sse, ws)."}, []string{"transport"}),
 			connTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-				Name: "connections_closed_total", Help: "SSE connections that ended, by reason."}, []string{"reason"}),
+				Name: "connections_closed_total", Help: "Connections that ended, by transport and reason."}, []string{"transport", "reason"}),
 			refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-				Name: "requests_refused_total", Help: "SSE requests refused before streaming, by status."}, []string{"status"}),
+				Name: "requests_refused_total", Help: "Requests (SSE) and upgrades (WebSocket) refused before streaming, by transport and status."}, []string{"transport", "status"}),
 			subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 				Name: "subscriptions", Help: "Stream subscriptions of open connections."}),
 			broadcasts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -88,6 +88,10 @@ func initMetrics() *promMetrics {
 			},
 			bounds: newBoundsCollector(ns, sub),
 		}
+		// Both transports' gauges are shown from the start, at 0.
+		for _, tr := range []string{transportSSE, transportWS} {
+			metrics.connections.WithLabelValues(tr)
+		}
 	})
 	return metrics
 }
@@ -114,19 +118,31 @@ func (m *promMetrics) register(reg *prometheus.Registry) error {
 	return nil
 }
 
-// sse.Metrics
-func (m *promMetrics) ConnectionOpened() { m.connections.Inc() }
-func (m *promMetrics) ConnectionClosed(reason string) {
-	m.connections.Dec()
-	m.connTotal.WithLabelValues(reason).Inc()
+// The transport label of the connection metrics.
+const (
+	transportSSE = "sse"
+	transportWS  = "ws"
+)
+
+func (m *promMetrics) opened(transport string) { m.connections.WithLabelValues(transport).Inc() }
+func (m *promMetrics) closed(transport, reason string) {
+	m.connections.WithLabelValues(transport).Dec()
+	m.connTotal.WithLabelValues(transport, reason).Inc()
 }
-func (m *promMetrics) Refused(status int)         { m.refused.WithLabelValues(strconv.Itoa(status)).Inc() }
-func (m *promMetrics) SubscriptionsAdded(n int)   { m.subscriptions.Add(float64(n)) }
-func (m *promMetrics) SubscriptionsRemoved(n int) { m.subscriptions.Sub(float64(n)) }
-func (m *promMetrics) Delivered(n int)            { m.delivered.Add(float64(n)) }
-func (m *promMetrics) SlowClientDropped()         { m.slowDrops.Inc() }
-func (m *promMetrics) History(outcome string)     { m.history.WithLabelValues(outcome).Inc() }
-func (m *promMetrics) Deferred(cause string)      { m.deferred.WithLabelValues(cause).Inc() }
+func (m *promMetrics) refusedBy(transport string, status int) {
+	m.refused.WithLabelValues(transport, strconv.Itoa(status)).Inc()
+}
+
+// sse.Metrics (the SSE endpoint's connections; the rest is shared)
+func (m *promMetrics) ConnectionOpened()              { m.opened(transportSSE) }
+func (m *promMetrics) ConnectionClosed(reason string) { m.closed(transportSSE, reason) }
+func (m *promMetrics) Refused(status int)             { m.refusedBy(transportSSE, status) }
+func (m *promMetrics) SubscriptionsAdded(n int)       { m.subscriptions.Add(float64(n)) }
+func (m *promMetrics) SubscriptionsRemoved(n int)     { m.subscriptions.Sub(float64(n)) }
+func (m *promMetrics) Delivered(n int)                { m.delivered.Add(float64(n)) }
+func (m *promMetrics) SlowClientDropped()             { m.slowDrops.Inc() }
+func (m *promMetrics) History(outcome string)         { m.history.WithLabelValues(outcome).Inc() }
+func (m *promMetrics) Deferred(cause string)          { m.deferred.WithLabelValues(cause).Inc() }
 func (m *promMetrics) RPC(method string, d time.Duration, err error) {
 	m.rpcDuration.WithLabelValues(method).Observe(d.Seconds())
 	if err != nil {

@@ -24,6 +24,10 @@ func (h *Handler) newWSServer(a authSetup, origins *sse.Origins) *ws.Server {
 	if h.SessionsTTL != nil {
 		ttl = time.Duration(*h.SessionsTTL)
 	}
+	var metrics ws.Metrics
+	if h.metrics != nil {
+		metrics = wsMetrics{h.metrics}
+	}
 	return &ws.Server{
 		Cable: &cable.Config{
 			Hub: h.engine.hub, Replays: h.engine.replays, RPC: o.RPC, JWT: o.JWT, EnforceJWT: o.EnforceJWT,
@@ -33,7 +37,7 @@ func (h *Handler) newWSServer(a authSetup, origins *sse.Origins) *ws.Server {
 		Registry: h.engine.registry,
 		Writers:  h.engine.writers,
 		Log:      h.logger,
-		Metrics:  h.metrics,
+		Metrics:  metrics,
 		Opts: ws.Options{
 			PingInterval:  o.PingInterval,
 			WriteTimeout:  o.WriteTimeout,

@@ -34,7 +34,13 @@ type wsClient struct {
 // offered and the extra headers.
 func dialWS(t testing.TB, path string, protocols []string, header http.Header) (*wsClient, error) {
 	t.Helper()
-	return dialWSURL(t, strings.Replace(baseURL(), "http://", "ws://", 1)+path, protocols, header, nil)
+	return dialWSAt(t, baseURL(), path, protocols, header)
+}
+
+// dialWSAt is dialWS to the server at base (http://host:port), e.g. a node.
+func dialWSAt(t testing.TB, base, path string, protocols []string, header http.Header) (*wsClient, error) {
+	t.Helper()
+	return dialWSURL(t, strings.Replace(base, "http://", "ws://", 1)+path, protocols, header, nil)
 }
 
 // dialWSURL connects to a ws:// or wss:// URL.

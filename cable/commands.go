@@ -189,6 +189,8 @@ func (s *Session) History(ctx context.Context, identifier string, h *protocol.Hi
 	if h == nil || !h.Requested() {
 		return fail(Invalid, "history request is missing")
 	}
+	// A restored subscription's live messages come after its history.
+	defer s.releaseRestored(identifier)
 	var batches [][]*pubsub.Delivery
 	var subs []*pubsub.Subscription
 	for _, sub := range s.subs {

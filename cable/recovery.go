@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/cableway/caddy-anycable-sse/pubsub"
 )
 
 // Session recovery (AnyCable's extended protocol): a session's state is
@@ -118,17 +120,51 @@ func (s *Session) Restore(ctx context.Context, oldSID string) (ids []string, ok 
 	s.t.Conn().SetIdentifiers(saved.Identifiers)
 	s.cstate, s.istate, s.rpcConnected = saved.CState, saved.IState, saved.KnownToApp
 	ids = []string{}
+	var parked []*pubsub.Subscription
 	for _, sub := range saved.Subs {
 		j, out := s.Join(ctx, sub.Identifier, sub.Streams, nil, 0)
-		s.Release(j)
 		if out.Kind != OK {
 			// The identifier is left out: the client sees it was not
 			// restored and subscribes again.
+			s.Release(j)
 			s.leaveStreams(sub.Identifier, nil)
 			continue
 		}
+		parked = append(parked, j.Subs...)
 		s.subscribed = append(s.subscribed, sub.Identifier)
 		ids = append(ids, sub.Identifier)
 	}
+	s.replay = replayState{}
+	if len(parked) > 0 {
+		// Live messages of the restored subscriptions wait for the
+		// client's history command (see History), so that it gets what it
+		// missed before what came after; a client that asks for no
+		// history gets them after RestoreHistoryWait.
+		time.AfterFunc(RestoreHistoryWait, func() {
+			for _, sub := range parked {
+				sub.Release()
+			}
+		})
+	}
 	return ids, true
+}
+
+// RestoreHistoryWait is how long the live messages of a restored
+// session's subscriptions wait for the client's history command (which
+// @anycable/core sends right after the restored welcome) before they are
+// delivered anyway. Within it, a subscription's history and its live
+// messages arrive in order; AnyCable delivers live messages at once, so a
+// client that asks for history a moment later gets the older messages
+// after newer ones.
+var RestoreHistoryWait = 2 * time.Second
+
+// releaseRestored lets the live messages of identifier's restored streams
+// through (after the history just queued). Subscriptions not parked are
+// unaffected.
+func (s *Session) releaseRestored(identifier string) {
+	for _, sub := range s.subs {
+		if sub.Identifier == identifier {
+			sub.Release()
+		}
+	}
 }
