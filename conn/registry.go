@@ -17,7 +17,7 @@ type Registry struct {
 	perIP map[string]int
 	// byIDs indexes connections by their identifiers string, for remote
 	// disconnects: one command must not walk every connection.
-	byIDs map[string]map[*Conn]struct{}
+	byIDs map[string]*idSet
 	// closing is set once the process exits: new connections are refused.
 	closing bool
 	// empty, when set, is closed once the last connection is removed.
@@ -26,7 +26,7 @@ type Registry struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int), byIDs: make(map[string]map[*Conn]struct{})}
+	return &Registry{conns: make(map[*Conn]struct{}), perIP: make(map[string]int), byIDs: make(map[string]*idSet)}
 }
 
 var (
@@ -74,19 +74,78 @@ func (r *Registry) indexLocked(c *Conn, ids string) {
 	}
 	set := r.byIDs[ids]
 	if set == nil {
-		set = make(map[*Conn]struct{}, 1)
+		set = &idSet{}
 		r.byIDs[ids] = set
 	}
-	set[c] = struct{}{}
+	set.add(c)
 }
 
 func (r *Registry) unindexLocked(c *Conn, ids string) {
 	if set := r.byIDs[ids]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
+		if set.remove(c) == 0 {
 			delete(r.byIDs, ids)
 		}
 	}
+}
+
+// idSet is the connections of one identifiers string: a user's few
+// connections in a slice (most users have one: a map each would cost most
+// of an idle connection's registry entry), a map past idSetList (an app
+// whose identifiers are the same for every connection).
+type idSet struct {
+	list []*Conn
+	set  map[*Conn]struct{}
+}
+
+const idSetList = 8
+
+func (s *idSet) add(c *Conn) {
+	if s.set != nil {
+		s.set[c] = struct{}{}
+		return
+	}
+	if len(s.list) < idSetList {
+		s.list = append(s.list, c)
+		return
+	}
+	s.set = make(map[*Conn]struct{}, 2*idSetList)
+	for _, o := range s.list {
+		s.set[o] = struct{}{}
+	}
+	s.set[c] = struct{}{}
+	s.list = nil
+}
+
+// remove takes c out and returns how many are left.
+func (s *idSet) remove(c *Conn) int {
+	if s.set != nil {
+		delete(s.set, c)
+		return len(s.set)
+	}
+	for i, o := range s.list {
+		if o == c {
+			last := len(s.list) - 1
+			s.list[i] = s.list[last]
+			s.list[last] = nil
+			s.list = s.list[:last]
+			break
+		}
+	}
+	return len(s.list)
+}
+
+func (s *idSet) all() []*Conn {
+	if s == nil {
+		return nil
+	}
+	if s.set == nil {
+		return append([]*Conn(nil), s.list...)
+	}
+	out := make([]*Conn, 0, len(s.set))
+	for c := range s.set {
+		out = append(out, c)
+	}
+	return out
 }
 
 // HoldIP counts a request that is not a connection yet (a POST body being
@@ -198,10 +257,7 @@ func (r *Registry) DisconnectIdentifiers(ids string, reconnect bool) int {
 		return 0
 	}
 	r.mu.Lock()
-	conns := make([]*Conn, 0, len(r.byIDs[ids]))
-	for c := range r.byIDs[ids] {
-		conns = append(conns, c)
-	}
+	conns := r.byIDs[ids].all()
 	r.mu.Unlock()
 	for _, c := range conns {
 		c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonRemote, Reconnect: reconnect, ForceReconnect: true})

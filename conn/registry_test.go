@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -216,5 +217,35 @@ func TestRegistryPerAddressLimit(t *testing.T) {
 	r.Remove(u)
 	if _, err := add("a7", ip, limit); !errors.Is(err, ErrTooManyPerIP) {
 		t.Fatalf("u was uncounted again on removal: %v", err)
+	}
+}
+
+// Many connections with one identifiers string (an app that names nobody)
+// move the index from a list to a map and stay exact through removals.
+func TestRegistryManyConnectionsShareIdentifiers(t *testing.T) {
+	r := NewRegistry()
+	var cs []*Conn
+	for i := 0; i < 3*idSetList; i++ {
+		c := newTestConn(fmt.Sprint("c", i), 0)
+		c.SetIdentifiers("{}")
+		if err := r.Add(c, 0); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for _, c := range cs[:2*idSetList+3] {
+		r.Remove(c)
+	}
+	if n := r.DisconnectIdentifiers("{}", true); n != idSetList-3 {
+		t.Fatalf("disconnected %d, want %d", n, idSetList-3)
+	}
+	for _, c := range cs[2*idSetList+3:] {
+		if c.EndReason() != "remote" {
+			t.Fatalf("%s not disconnected", c.SID())
+		}
+		r.Remove(c)
+	}
+	if len(r.byIDs) != 0 {
+		t.Fatalf("index left: %d entries", len(r.byIDs))
 	}
 }
