@@ -173,39 +173,103 @@ const ErrorHeader = "X-AnyCable-Error"
 
 // ServeEvents serves GET and POST on the SSE path.
 func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info RequestInfo) {
+	if s.canTakeOver(r) {
+		// This goroutine ends once the writer pool has the connection.
+		if l := s.open(w, r, info); l != nil {
+			l.serve(s, w, r.Context().Done())
+		}
+		return
+	}
+	// A stream on the handler path (HTTP/2, HTTP/3, HTTP/1.1 kept) parks
+	// this goroutine for its whole life, and a goroutine's stack never
+	// shrinks below four times what it uses: the frames of Caddy and
+	// net/http above this handler use about 5.5 KiB, so a stack that grew
+	// past its first 8 KiB once would stay at 16 KiB. So this goroutine
+	// only waits: the handshake (parsing, the app's RPC, the broker, logs)
+	// and then every write run on short-lived goroutines, whose grown
+	// stacks go when they end (see stream).
+	ready := make(chan opening, 1)
+	go s.openAside(w, r, info, ready)
+	o := <-ready
+	if o.panicked != nil {
+		panic(o.panicked) // where net/http (and Caddy) recover handler panics
+	}
+	if o.live != nil {
+		o.live.serve(s, w, r.Context().Done())
+	}
+}
+
+// opening is what openAside hands back to the handler goroutine.
+type opening struct {
+	live     *live
+	panicked any
+}
+
+// openAside runs open on its own goroutine (see ServeEvents); a panic is
+// handed back so that it surfaces on the handler goroutine as before.
+func (s *Server) openAside(w http.ResponseWriter, r *http.Request, info RequestInfo, ready chan<- opening) {
+	defer func() {
+		if p := recover(); p != nil {
+			ready <- opening{panicked: p}
+		}
+	}()
+	ready <- opening{live: s.open(w, r, info)}
+}
+
+// live is a stream past its handshake, on the handler path: all that its
+// handler goroutine keeps while it waits. Nothing of the request is in it
+// (the session keeps the app's env, which the disconnect call needs).
+type live struct {
+	st         *Stream
+	headerSent bool
+	finish     func(reason string)
+}
+
+// serve writes the stream until it ends, then ends the session.
+func (l *live) serve(s *Server, w http.ResponseWriter, gone <-chan struct{}) {
+	var reason string
+	defer func() { l.finish(reason) }()
+	reason = s.stream(w, gone, l.st, l.headerSent)
+	abortIfCut(reason)
+}
+
+// open answers a request that will not stream, or hands the connection to
+// the writer pool, and returns nil; or, past the handshake, returns the
+// stream for its handler to write.
+func (s *Server) open(w http.ResponseWriter, r *http.Request, info RequestInfo) *live {
 	h := w.Header()
 	if !s.setCORS(h, r) && s.Opts.EnforceOrigins {
 		s.refuse(w, r, http.StatusForbidden, "origin not allowed", "")
-		return
+		return nil
 	}
 	switch r.Method {
 	case http.MethodOptions:
 		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	case http.MethodGet, http.MethodPost:
 	default:
 		s.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed", "")
-		return
+		return nil
 	}
 	s.setStreamHeaders(h, r)
 	if s.Opts.MaxURL > 0 && len(r.URL.RequestURI()) > s.Opts.MaxURL {
 		s.refuse(w, r, http.StatusRequestURITooLong, "URL too long", "")
-		return
+		return nil
 	}
 
 	req, held, err := s.readRequest(w, r, info)
 	if !held {
 		s.refuse(w, r, http.StatusTooManyRequests, conn.ErrTooManyPerIP.Error(), "")
-		return
+		return nil
 	}
 	if err != nil {
 		var re *requestError
 		if errors.As(err, &re) {
 			s.refuse(w, r, re.status, re.reason, "")
-			return
+			return nil
 		}
 		s.refuse(w, r, http.StatusBadRequest, err.Error(), "")
-		return
+		return nil
 	}
 
 	st := newStream(cable.NewSID(), limitKey(info), s.Log, s.metrics(), req.mode, req.raw, s.Opts.MaxPending)
@@ -223,11 +287,10 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			sess.Token = r.URL.Query().Get(s.Opts.JWTParam)
 		}
 	}
-	// The session ends when ServeEvents returns, unless the connection was
-	// taken over: then the writer pool ends it. Metrics count the end once
-	// the session is gone (registry included).
+	// The session ends when open returns, unless it hands the stream on:
+	// to the writer pool (taken over) or to its handler (live.serve).
+	// Metrics count the end once the session is gone (registry included).
 	handedOver, opened, registered := false, false, false
-	closeReason := ""
 	finish := func(reason string) {
 		s.end(sess, c, registered)
 		if !opened {
@@ -241,7 +304,7 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 	}
 	defer func() {
 		if !handedOver {
-			finish(closeReason)
+			finish("")
 		}
 	}()
 
@@ -252,17 +315,17 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			// A non-200 answer would stop EventSource for good; tell the
 			// client to come back instead, as the open streams were told.
 			s.restartNow(w, req.raw, 0)
-			return
+			return nil
 		}
 		s.refuse(w, r, http.StatusTooManyRequests, err.Error(), c.SID())
-		return
+		return nil
 	}
 	registered = true
 	if !s.adopt(c) {
 		// This config was replaced and its streams sent away: so is this
 		// one, to the new config (a 503 would stop EventSource for good).
 		s.restartNow(w, req.raw, 0)
-		return
+		return nil
 	}
 	if out := s.handshake(r.Context(), sess, st, req, reqID); out.Kind != cable.OK {
 		if out.Kind == cable.Unavailable {
@@ -283,14 +346,17 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 			s.Log.Warn("sse connection deferred: "+what+" is unavailable, client told to reconnect",
 				zap.String("sid", c.SID()), zap.String("cause", cause), zap.String("reason", out.Reason), zap.Int64("retry_ms", retry))
 			s.restartNow(w, req.raw, retry)
-			return
+			return nil
 		}
 		s.refuse(w, r, httpStatus(out.Kind), out.Reason, c.SID())
-		return
+		return nil
 	}
 	s.metrics().ConnectionOpened()
 	s.metrics().SubscriptionsAdded(sess.Streams())
 	opened = true
+	// The token was checked; the disconnect call does not carry it.
+	sess.Token = ""
+	l := &live{st: st, finish: finish}
 	if s.canTakeOver(r) {
 		switch s.takeOver(w, st, func(reason string) {
 			// Off the writer pool: the app's disconnect call may take a while.
@@ -298,15 +364,14 @@ func (s *Server) ServeEvents(w http.ResponseWriter, r *http.Request, info Reques
 		}) {
 		case takenOver:
 			handedOver = true
-			return
+			return nil
 		case headerSent:
-			closeReason = s.stream(w, r, st, true)
-			abortIfCut(closeReason)
-			return
+			l.headerSent = true
 		}
 	}
-	closeReason = s.stream(w, r, st, false)
-	abortIfCut(closeReason)
+	// From here the stream's handler ends the session (live.serve).
+	handedOver = true
+	return l
 }
 
 // end releases everything the connection held and tells the app, exactly
@@ -493,14 +558,83 @@ func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string
 
 // stream writes the connection until it ends: the client leaves, the server
 // ends it (shutdown, remote disconnect, slow client), or writing fails.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, st *Stream, headerSent bool) (reason string) {
+// gone is closed when the client leaves (the request's context): nothing
+// of the request is kept. This goroutine only waits and hands each step
+// that goes deep (writes, pings) to a short-lived goroutine (see
+// ServeEvents and aside).
+func (s *Server) stream(w http.ResponseWriter, gone <-chan struct{}, st *Stream, headerSent bool) (reason string) {
+	a := &aside{s: s, w: w, rc: http.NewResponseController(w), st: st, headerSent: headerSent, done: make(chan string, 1)}
+	if reason := a.run(startStep); reason != "" {
+		return reason
+	}
+	var ping <-chan time.Time
+	if s.Opts.PingInterval > 0 {
+		// The first ping comes at a random point between 0.5 and 1.5
+		// intervals, so connections opened together do not ping together.
+		a.ping = time.NewTimer(s.Opts.PingInterval/2 + rand.N(s.Opts.PingInterval))
+		defer a.ping.Stop()
+		ping = a.ping.C
+	}
 	c := st.c
-	rc := http.NewResponseController(w)
+	for {
+		select {
+		case <-c.Signal():
+			if reason := a.run(writeStep); reason != "" {
+				return reason
+			}
+		case <-ping:
+			a.run(pingStep)
+		case <-c.Done():
+			return a.run(endStep)
+		case <-gone:
+			return "client_gone"
+		}
+	}
+}
+
+// aside runs the steps of a stream that go deep (net/http's and quic-go's
+// write paths, logging) on a goroutine of their own while the stream's
+// handler goroutine waits, so that the latter keeps its first 8 KiB of
+// stack for the life of the stream: about 8 KiB less per HTTP/2 or HTTP/3
+// stream, for a goroutine start per write round (see README "Behind
+// TLS"). One step runs at a time: the handler goroutine waits for each.
+type aside struct {
+	s          *Server
+	w          http.ResponseWriter
+	rc         *http.ResponseController
+	st         *Stream
+	headerSent bool
+	ping       *time.Timer
+	done       chan string
+}
+
+// run runs step on a new goroutine and returns its result.
+func (a *aside) run(step func(*aside) string) string {
+	go a.do(step)
+	return <-a.done
+}
+
+func (a *aside) do(step func(*aside) string) {
+	defer func() {
+		if p := recover(); p != nil {
+			// Off the handler goroutine, net/http cannot recover it: end
+			// the stream instead of the process.
+			a.s.Log.Error("sse stream write panicked", zap.Any("panic", p), zap.Stack("stack"))
+			a.done <- reasonWriteError
+		}
+	}()
+	a.done <- step(a)
+}
+
+// startStep writes the header and the backlog; it returns why the stream
+// ends already, or "".
+func startStep(a *aside) string {
+	s, rc, c := a.s, a.rc, a.st.c
 	if s.Opts.WriteTimeout > 0 {
 		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
 	}
-	if !headerSent {
-		w.WriteHeader(http.StatusOK)
+	if !a.headerSent {
+		a.w.WriteHeader(http.StatusOK)
 	}
 	// The first round writes the backlog.
 	c.Wake()
@@ -518,68 +652,69 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, st *Stream, head
 	if s.Opts.WriteTimeout > 0 {
 		_ = rc.SetWriteDeadline(time.Time{})
 	}
+	return ""
+}
 
-	var ping <-chan time.Time
-	var pingTimer *time.Timer
-	if s.Opts.PingInterval > 0 {
-		// The first ping comes at a random point between 0.5 and 1.5
-		// intervals, so connections opened together do not ping together.
-		pingTimer = time.NewTimer(s.Opts.PingInterval/2 + rand.N(s.Opts.PingInterval))
-		defer pingTimer.Stop()
-		ping = pingTimer.C
+// writeStep writes what the connection has queued; it returns
+// reasonWriteError when writing failed, or "".
+func writeStep(a *aside) string {
+	c := a.st.c
+	b, _ := c.Take()
+	ok := a.s.write(a.w, a.rc, c, b)
+	c.GiveBack(b)
+	if !ok {
+		return reasonWriteError
 	}
+	return ""
+}
 
-	write := func(bufs [][]byte) bool {
-		if len(bufs) == 0 {
-			return true
-		}
-		if s.Opts.WriteTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
-		}
-		var err error
-		for _, b := range bufs {
-			if _, err = w.Write(b); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = rc.Flush()
-		}
-		if s.Opts.WriteTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Time{})
-		}
-		if err != nil {
-			if ce := s.Log.Check(zapcore.DebugLevel, "sse write failed"); ce != nil {
-				ce.Write(zap.String("sid", c.SID()), zap.Error(err))
-			}
-			return false
-		}
+// pingStep queues a ping and sets the next one.
+func pingStep(a *aside) string {
+	a.st.c.Enqueue(a.st.Ping(time.Now()))
+	a.ping.Reset(a.s.Opts.PingInterval)
+	return ""
+}
+
+// endStep writes the final bytes of a connection the server ended and
+// returns why it ended.
+func endStep(a *aside) string {
+	c := a.st.c
+	reason := c.EndReason()
+	if reason == protocol.ReasonTooSlow {
+		// Cut: nothing more is written to a client that does not read;
+		// the caller resets the stream.
+		return reason
+	}
+	a.s.write(a.w, a.rc, c, c.FinalBytes())
+	return reason
+}
+
+// write writes bufs and flushes them within the write timeout; false when
+// writing failed.
+func (s *Server) write(w http.ResponseWriter, rc *http.ResponseController, c *conn.Conn, bufs [][]byte) bool {
+	if len(bufs) == 0 {
 		return true
 	}
-
-	for {
-		select {
-		case <-c.Signal():
-			b, _ := c.Take()
-			ok := write(b)
-			c.GiveBack(b)
-			if !ok {
-				return reasonWriteError
-			}
-		case <-ping:
-			c.Enqueue(st.Ping(time.Now()))
-			pingTimer.Reset(s.Opts.PingInterval)
-		case <-c.Done():
-			reason := c.EndReason()
-			if reason == protocol.ReasonTooSlow {
-				// Cut: nothing more is written to a client that does not
-				// read; the caller resets the stream.
-				return reason
-			}
-			write(c.FinalBytes())
-			return reason
-		case <-r.Context().Done():
-			return "client_gone"
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.Opts.WriteTimeout))
+	}
+	var err error
+	for _, b := range bufs {
+		if _, err = w.Write(b); err != nil {
+			break
 		}
 	}
+	if err == nil {
+		err = rc.Flush()
+	}
+	if s.Opts.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		if ce := s.Log.Check(zapcore.DebugLevel, "sse write failed"); ce != nil {
+			ce.Write(zap.String("sid", c.SID()), zap.Error(err))
+		}
+		return false
+	}
+	return true
 }
