@@ -90,9 +90,9 @@ type Server struct {
 	cableOnce sync.Once
 	cableCfg  *cable.Config
 
-	mu   sync.Mutex
-	own  map[*conn.Conn]struct{}
-	gone bool // CloseAfter was called: end new connections too
+	// Owned: the connections this configuration opened (CloseAfter on a
+	// reload with stream_close_delay).
+	conn.Owned
 }
 
 // cable is the session configuration of this server, made once from Opts.
@@ -114,44 +114,6 @@ func (s *Server) metrics() Metrics {
 		return noMetrics{}
 	}
 	return s.Metrics
-}
-
-// CloseAfter ends, after delay, every connection this server opened (with
-// disconnect reconnect:true, so clients come back to the new config and
-// resume from their last id). It is for config reloads with a
-// stream_close_delay; by default streams outlive reloads.
-func (s *Server) CloseAfter(delay time.Duration) {
-	time.AfterFunc(delay, func() {
-		s.mu.Lock()
-		s.gone = true
-		conns := make([]*conn.Conn, 0, len(s.own))
-		for c := range s.own {
-			conns = append(conns, c)
-		}
-		s.mu.Unlock()
-		for _, c := range conns {
-			c.CloseWith(protocol.Reply{Type: protocol.TypeDisconnect, Reason: protocol.ReasonServerRestart, Reconnect: true, ForceReconnect: true})
-		}
-	})
-}
-
-func (s *Server) adopt(c *conn.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gone {
-		return false
-	}
-	if s.own == nil {
-		s.own = make(map[*conn.Conn]struct{})
-	}
-	s.own[c] = struct{}{}
-	return true
-}
-
-func (s *Server) disown(c *conn.Conn) {
-	s.mu.Lock()
-	delete(s.own, c)
-	s.mu.Unlock()
 }
 
 // RequestInfo is what the web server knows about a request beyond
@@ -279,7 +241,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, info RequestInfo) 
 	// What the app is told about the request; only built when there is an
 	// app, since it lives as long as the connection.
 	if s.Opts.RPC != nil {
-		sess.Env = rpc.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
+		sess.Env = rpc.Env{URL: info.URL, Headers: s.cable().EnvHeaders(r.Header, s.Opts.RPCHeaders, info.RemoteAddr, s.Opts.JWTParam)}
 	}
 	if s.Opts.JWT.Enabled() {
 		sess.Token = r.Header.Get("X-" + s.Opts.JWTParam)
@@ -321,7 +283,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, info RequestInfo) 
 		return nil
 	}
 	registered = true
-	if !s.adopt(c) {
+	if !s.Own(c) {
 		// This config was replaced and its streams sent away: so is this
 		// one, to the new config (a 503 would stop EventSource for good).
 		s.restartNow(w, req.raw, 0)
@@ -384,7 +346,7 @@ func (s *Server) end(sess *cable.Session, c *conn.Conn, registered bool) {
 	if registered {
 		defer func() {
 			s.Registry.Remove(c)
-			s.disown(c)
+			s.Disown(c)
 		}()
 		if sess.KnownToApp() {
 			// The stream is over: its address may open another one while
@@ -535,25 +497,6 @@ func (s *Server) setCORS(h http.Header, r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string {
-	out := make(map[string]string, len(s.Opts.RPCHeaders)+1)
-	for _, name := range s.Opts.RPCHeaders {
-		if v := r.Header.Get(name); v != "" {
-			out[name] = v
-		}
-	}
-	if info.RemoteAddr != "" {
-		out["REMOTE_ADDR"] = info.RemoteAddr
-	}
-	if s.Opts.JWT.Enabled() {
-		name := "x-" + strings.ToLower(s.Opts.JWTParam)
-		if v := r.Header.Get(name); v != "" {
-			out[name] = v
-		}
-	}
-	return out
 }
 
 // stream writes the connection until it ends: the client leaves, the server

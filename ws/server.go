@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,46 +78,9 @@ type Server struct {
 	Log      *zap.Logger
 	Metrics  Metrics
 
-	mu   sync.Mutex
-	own  map[*conn.Conn]struct{}
-	gone bool
-}
-
-// CloseAfter ends, after delay, every connection this server opened, with
-// disconnect server_restart reconnect:true (a reload with
-// stream_close_delay).
-func (s *Server) CloseAfter(delay time.Duration) {
-	time.AfterFunc(delay, func() {
-		s.mu.Lock()
-		s.gone = true
-		conns := make([]*conn.Conn, 0, len(s.own))
-		for c := range s.own {
-			conns = append(conns, c)
-		}
-		s.mu.Unlock()
-		for _, c := range conns {
-			c.CloseWith(protocol.DisconnectReply(protocol.ReasonServerRestart, true))
-		}
-	})
-}
-
-func (s *Server) adopt(c *conn.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gone {
-		return false
-	}
-	if s.own == nil {
-		s.own = make(map[*conn.Conn]struct{})
-	}
-	s.own[c] = struct{}{}
-	return true
-}
-
-func (s *Server) disown(c *conn.Conn) {
-	s.mu.Lock()
-	delete(s.own, c)
-	s.mu.Unlock()
+	// Owned: the connections this configuration opened (CloseAfter on a
+	// reload with stream_close_delay).
+	conn.Owned
 }
 
 // client is one connection being served: its socket, session and reader.
@@ -164,7 +126,7 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 		s.refuse(w, r, &HandshakeError{Status: status, Reason: err.Error()})
 		return
 	}
-	if !s.adopt(c) {
+	if !s.Own(c) {
 		s.Registry.Remove(c)
 		s.refuse(w, r, &HandshakeError{Status: http.StatusServiceUnavailable, Reason: "configuration replaced"})
 		return
@@ -172,7 +134,7 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 	cl := &client{srv: s, sock: sock, sess: cable.New(s.Cable, sock), ext: hs.Ext()}
 	cl.ctx, cl.cancel = context.WithCancel(context.Background())
 	if s.Cable.RPC != nil {
-		cl.sess.Env = rpc.Env{URL: info.URL, Headers: s.rpcHeaders(r, info)}
+		cl.sess.Env = rpc.Env{URL: info.URL, Headers: s.Cable.EnvHeaders(r.Header, s.Opts.RPCHeaders, info.RemoteAddr, s.Opts.JWTParam)}
 	}
 	cl.sess.Token = s.token(r, hs)
 
@@ -495,7 +457,7 @@ func (cl *client) end(reason string) {
 	sess.Leave()
 	defer func() {
 		s.Registry.Remove(c)
-		s.disown(c)
+		s.Disown(c)
 	}()
 	if sess.KnownToApp() {
 		s.Registry.Uncount(c)
@@ -530,19 +492,6 @@ func (s *Server) token(r *http.Request, hs Handshake) string {
 		return hs.Token
 	}
 	return r.URL.Query().Get(s.Opts.JWTParam)
-}
-
-func (s *Server) rpcHeaders(r *http.Request, info RequestInfo) map[string]string {
-	out := make(map[string]string, len(s.Opts.RPCHeaders)+1)
-	for _, name := range s.Opts.RPCHeaders {
-		if v := r.Header.Get(name); v != "" {
-			out[name] = v
-		}
-	}
-	if info.RemoteAddr != "" {
-		out["REMOTE_ADDR"] = info.RemoteAddr
-	}
-	return out
 }
 
 // refuse answers an upgrade that will not happen, as anycable-go does.
