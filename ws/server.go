@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,12 @@ type client struct {
 	// Linux); reading and again run one drain at a time (readable).
 	polled         bool
 	reading, again atomic.Bool
+	// mu serializes what touches the session after the handshake: a
+	// command (on a drain or the reader goroutine), the saved session's
+	// refresh, and the end (on the pool's OnEnd goroutine), which may come
+	// while a command is running. ended: the end ran, nothing more may.
+	mu    sync.Mutex
+	ended bool
 }
 
 // ServeWebSocket upgrades the request and serves the connection: after the
@@ -287,10 +294,13 @@ func (cl *client) authenticate(r *http.Request) bool {
 func (cl *client) keepSaved() {
 	ttl := cl.srv.Opts.SessionTTL
 	cl.keep = time.AfterFunc(ttl/2, func() {
-		cl.sess.Touch(cl.ctx, ttl)
-		if cl.ctx.Err() == nil {
-			cl.keep.Reset(ttl / 2)
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		if cl.ended {
+			return
 		}
+		cl.sess.Touch(cl.ctx, ttl)
+		cl.keep.Reset(ttl / 2)
 	})
 }
 
@@ -333,6 +343,11 @@ func (cl *client) readOne() bool {
 // handle runs one client message. Bad input is logged and skipped: unlike
 // anycable-go, a malformed message does not stop the reading.
 func (cl *client) handle(msg []byte) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.ended {
+		return
+	}
 	s, sess := cl.srv, cl.sess
 	cmd, err := protocol.DecodeCommand(msg)
 	if err != nil {
@@ -447,10 +462,16 @@ func (cl *client) countStreams(before int) {
 func (cl *client) end(reason string) {
 	s, sess, c := cl.srv, cl.sess, cl.sock.c
 	c.Close(nil, reason)
-	cl.cancel()
+	cl.cancel() // a command's RPC call in flight returns now
 	if cl.nc != nil {
 		_ = cl.nc.Close() // the reader returns
 	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.ended {
+		return
+	}
+	cl.ended = true
 	if cl.keep != nil {
 		cl.keep.Stop()
 	}
