@@ -305,3 +305,54 @@ func TestWebSocketOverTLS(t *testing.T) {
 		}
 	}
 }
+
+// A remote disconnect (the app logging a user out) drops the saved
+// session: the old sid no longer restores it without a new connect.
+func TestWebSocketRemoteDisconnectForgetsSession(t *testing.T) {
+	loadCaddy(t, `
+	anycable_sse {
+		public_streams
+		broadcast_key `+testKey+`
+		websocket_path /cable
+	}
+	metrics /metrics`)
+	remote := []string{`transport="ws"`, `reason="remote"`}
+	before := scrapeLabelledAll(t, "caddy_anycable_sse_connections_closed_total", remote...)
+	a := mustDialWS(t, "/cable", extProto)
+	sid := field(t, a.mustNext(), "sid").(string)
+	a.send(`{"command":"subscribe","identifier":"` + pubsubID(freshStream("fg")) + `"}`)
+	a.mustNext()
+	mustBroadcast(t, testKey, demoDisconnect(sid))
+	if m := a.mustNext(); m != `{"type":"disconnect","reason":"remote","reconnect":true}` {
+		t.Fatalf("disconnect %s", m)
+	}
+	a.waitClose(5 * time.Second)
+	// The connection's end (which forgets the session) has run once it is
+	// counted as closed.
+	waitLabelledAll(t, "caddy_anycable_sse_connections_closed_total", before+1, remote...)
+	b := mustDialWS(t, "/cable?sid="+sid, extProto)
+	if w := b.mustNext(); field(t, w, "restored") != nil {
+		t.Fatalf("a remotely disconnected session was restored: %s", w)
+	}
+}
+
+// A subscription refused after the app (or the local check) confirmed it
+// sends the rejection alone, not a confirmation then a rejection.
+func TestWebSocketRefusedAfterConfirmSendsRejectOnly(t *testing.T) {
+	loadCaddy(t, strings.Replace(wsSite, "ping_interval 1s", "ping_interval 1s\n\t\tmax_streams_per_connection 1", 1))
+	c := mustDialWS(t, "/cable", extProto)
+	c.mustNext()
+	c.send(`{"command":"subscribe","identifier":"` + pubsubID(freshStream("m1")) + `"}`)
+	if m := c.mustNext(); !strings.Contains(m, "confirm_subscription") {
+		t.Fatalf("first %s", m)
+	}
+	second := pubsubID(freshStream("m2"))
+	c.send(`{"command":"subscribe","identifier":"` + second + `"}`)
+	if m := c.mustNext(); m != `{"type":"reject_subscription","identifier":"`+second+`"}` {
+		t.Fatalf("second subscription: %s", m)
+	}
+	c.send(`{"command":"ping"}`)
+	if m := c.mustNext(); m != `{"type":"pong"}` {
+		t.Fatalf("after the rejection: %s", m)
+	}
+}

@@ -191,6 +191,8 @@ func (s *Session) History(ctx context.Context, identifier string, h *protocol.Hi
 	}
 	// A restored subscription's live messages come after its history.
 	defer s.releaseRestored(identifier)
+	// The replayed deliveries go with the answer, whichever it is.
+	defer func() { s.replay = replayState{} }()
 	var batches [][]*pubsub.Delivery
 	var subs []*pubsub.Subscription
 	for _, sub := range s.subs {

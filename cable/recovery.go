@@ -168,3 +168,17 @@ func (s *Session) releaseRestored(identifier string) {
 		}
 	}
 }
+
+// Forget drops the saved session: the app disconnected the user (a
+// logout, a ban), so the sid must not bring the session back without a
+// new connect.
+func (s *Session) Forget(ctx context.Context) {
+	cache := s.cfg.Hub.Sessions()
+	if cache == nil || !s.saved || s.superseded {
+		return
+	}
+	s.superseded = true
+	if _, _, err := cache.Take(ctx, s.SID()); err != nil {
+		s.cfg.Log.Warn("dropping the saved session failed", zap.String("sid", s.SID()), zap.Error(err))
+	}
+}

@@ -50,25 +50,29 @@ func newCloseWatch() *closeWatch {
 	return w
 }
 
-func (w *closeWatch) add(c *Conn) {
+// add watches c's socket and reports whether it is watched: a socket
+// that is no syscall.Conn (a listener wrapper such as proxy_protocol's)
+// is not.
+func (w *closeWatch) add(c *Conn) bool {
 	if w == nil {
-		return
+		return false
 	}
 	fd, ok := connFD(c)
 	if !ok {
-		return
+		return false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return
+		return false
 	}
 	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR|syscall.EPOLLIN) | epollET, Fd: int32(fd)}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return
+		return false
 	}
 	w.conns[int32(fd)] = c
 	c.watchFD = fd
+	return true
 }
 
 // remove must run before the socket is closed (its number could be reused).

@@ -9,7 +9,7 @@ import "go.uber.org/zap"
 type closeWatch struct{}
 
 func newCloseWatch() *closeWatch       { return nil }
-func (w *closeWatch) add(*Conn)        {}
+func (w *closeWatch) add(*Conn) bool   { return false }
 func (w *closeWatch) remove(*Conn)     {}
 func (w *closeWatch) watched() []*Conn { return nil }
 func (w *closeWatch) close()           {}

@@ -31,7 +31,12 @@ type TakeOver struct {
 // socket must have nothing of net/http's left to write. A *tls.Conn is
 // taken over too where TLSTakeoverSupported (its writes never time out
 // half-way, see tlswrite.go); elsewhere the transport keeps it.
-func (w *Pool) Adopt(c *Conn, nc net.Conn, o TakeOver) {
+//
+// watched reports whether the close watch watches the socket, so that
+// OnReadable will run when the client sends something; when it does not (no
+// epoll, a socket a listener wrapper hides), a transport that reads needs a
+// reader of its own.
+func (w *Pool) Adopt(c *Conn, nc net.Conn, o TakeOver) (watched bool) {
 	_ = nc.SetDeadline(time.Time{})
 	raw := nc
 	tc, isTLS := nc.(*tls.Conn)
@@ -56,7 +61,7 @@ func (w *Pool) Adopt(c *Conn, nc net.Conn, o TakeOver) {
 	if o.PingInterval > 0 {
 		p = w.addPing(c, o.PingInterval)
 	}
-	w.watch.add(c)
+	watched = w.watch.add(c)
 	c.mu.Lock()
 	c.pinger = p
 	c.pool = w
@@ -67,6 +72,7 @@ func (w *Pool) Adopt(c *Conn, nc net.Conn, o TakeOver) {
 	if pending {
 		w.schedule(c)
 	}
+	return watched
 }
 
 // onEnd runs once when a taken-over connection is finished.

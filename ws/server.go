@@ -99,8 +99,7 @@ type client struct {
 	keep   *time.Timer // refreshes the saved session (ext)
 	// polled: the pool's close watch says when to read (plain TCP on
 	// Linux); reading and again run one drain at a time (readable).
-	polled         bool
-	reading, again atomic.Bool
+	polled, reading, again atomic.Bool
 	// mu serializes what touches the session after the handshake: a
 	// command (on a drain or the reader goroutine), the saved session's
 	// refresh, and the end (on the pool's OnEnd goroutine), which may come
@@ -154,7 +153,7 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 	}
 	cl.nc = nc
 	_, isTLS := nc.(*tls.Conn)
-	cl.polled = s.Writers.WatchesReads() && !isTLS
+	cl.polled.Store(s.Writers.WatchesReads() && !isTLS)
 	if brw != nil && brw.Reader.Buffered() > 0 {
 		// Frames the client sent right behind its request.
 		b, _ := brw.Reader.Peek(brw.Reader.Buffered())
@@ -192,19 +191,25 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request, info Req
 		cl.sess.Save(cl.ctx, s.Opts.SessionTTL)
 		cl.keepSaved()
 	}
-	s.Writers.Adopt(c, nc, conn.TakeOver{
+	watched := s.Writers.Adopt(c, nc, conn.TakeOver{
 		PingInterval: s.Opts.PingInterval,
 		WriteTimeout: s.Opts.WriteTimeout,
 		SendBuffer:   s.Opts.SendBuffer,
 		OnEnd:        func(reason string) { go cl.end(reason) },
 		OnReadable:   cl.readable,
 	})
-	if cl.polled {
+	if !watched {
+		// The close watch cannot see this socket (a listener wrapper
+		// hides it): nothing would say when to read.
+		cl.polled.Store(false)
+	}
+	if cl.polled.Load() {
 		cl.readable() // what the client sent before the watch saw it
 		return
 	}
 	// Where the pool cannot say when to read (TLS, whose records may wait
-	// decrypted inside crypto/tls; systems without epoll), one goroutine
+	// decrypted inside crypto/tls; systems without epoll; sockets it
+	// cannot see), one goroutine
 	// per connection reads, blocked while the client is quiet.
 	go cl.readLoop()
 }
@@ -216,7 +221,7 @@ const readIdle = 30 * time.Second
 // readable runs (on the close watch's goroutine) when the client sent
 // something or went away: one drain at a time runs, off that goroutine.
 func (cl *client) readable() {
-	if !cl.polled {
+	if !cl.polled.Load() {
 		return // the reader goroutine reads
 	}
 	cl.again.Store(true)
@@ -417,6 +422,7 @@ func (cl *client) subscribe(cmd protocol.Command) cable.Outcome {
 	}
 	if s.Opts.MaxStreams > 0 && before+len(streams) > s.Opts.MaxStreams {
 		sess.Unsubscribe(cl.ctx, cmd.Identifier)
+		cl.sock.discardHeld() // the confirmation must not go out
 		reject()
 		return cable.Outcome{Kind: cable.Full, Reason: "too many streams for one connection"}
 	}
@@ -434,6 +440,7 @@ func (cl *client) subscribe(cmd protocol.Command) cable.Outcome {
 	if out.Kind != cable.OK {
 		sess.Release(j)
 		sess.Unsubscribe(cl.ctx, cmd.Identifier)
+		cl.sock.discardHeld() // the confirmation must not go out
 		reject()
 		return out
 	}
@@ -487,7 +494,13 @@ func (cl *client) end(reason string) {
 		// Recoverable for the TTL from now (its state was saved with
 		// every change; a restore elsewhere took it for good).
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		sess.Touch(ctx, s.Opts.SessionTTL)
+		if reason == protocol.ReasonRemote {
+			// The app ended this user's sessions: the sid must not bring
+			// one back without a new connect.
+			sess.Forget(ctx)
+		} else {
+			sess.Touch(ctx, s.Opts.SessionTTL)
+		}
 		cancel()
 	}
 	sess.End()

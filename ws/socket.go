@@ -57,6 +57,12 @@ func (s *Socket) release() {
 	})
 }
 
+// discardHeld drops what is held (a confirmation for a subscription that
+// failed after it: the client gets the rejection alone).
+func (s *Socket) discardHeld() {
+	s.c.Locked(func(conn.Queue) { s.held = nil })
+}
+
 // enqueue queues one private frame, or holds it.
 func (s *Socket) enqueue(frame []byte) {
 	s.c.Locked(func(q conn.Queue) {
