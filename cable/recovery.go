@@ -45,14 +45,6 @@ func (s *Session) Save(ctx context.Context, ttl time.Duration) {
 	if cache == nil || s.superseded || ttl <= 0 {
 		return
 	}
-	if s.saved {
-		// Not again once a restore took it (another connection owns the
-		// session now).
-		if s.Touch(ctx, ttl); s.superseded {
-			return
-		}
-	}
-	s.saved = true
 	saved := savedSession{
 		Identifiers: s.t.Conn().Identifiers(),
 		CState:      s.cstate,
@@ -69,8 +61,19 @@ func (s *Session) Save(ctx context.Context, ttl time.Duration) {
 		saved.Subs = append(saved.Subs, sub)
 	}
 	b, err := json.Marshal(saved)
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.saved:
+		// Only over the entry this session wrote: a restore on another
+		// connection (or node) may have taken it, and must stay the only
+		// one.
+		var found bool
+		if found, err = cache.Refresh(ctx, s.SID(), b, ttl); err == nil && !found {
+			s.superseded = true
+		}
+	default:
 		err = cache.Put(ctx, s.SID(), b, ttl)
+		s.saved = err == nil
 	}
 	if err != nil {
 		s.cfg.Log.Warn("saving the session for recovery failed", zap.String("sid", s.SID()), zap.Error(err))

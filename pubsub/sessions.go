@@ -21,6 +21,11 @@ type SessionCache interface {
 	// state longer than MaxSessionState, an empty sid or one longer than
 	// MaxSessionID, and a ttl below one millisecond (ErrSessionInvalid).
 	Put(ctx context.Context, sid string, state []byte, ttl time.Duration) error
+	// Refresh replaces the state and expiry of an existing entry and
+	// reports whether there was one; like Touch, it never recreates an
+	// entry that was taken or expired (a connection whose session was
+	// restored elsewhere must not make it restorable again).
+	Refresh(ctx context.Context, sid string, state []byte, ttl time.Duration) (found bool, err error)
 	// Touch moves the expiry of an existing entry to now+ttl and reports
 	// whether there was one. It never recreates an entry that was taken or
 	// expired: found is false then.

@@ -47,6 +47,27 @@ func (s redisSessions) Put(ctx context.Context, sid string, state []byte, ttl ti
 	return nil
 }
 
+// Refresh implements SessionCache with SET XX PX: only an existing key is
+// written, in one command, so a restore's GETDEL on another node cannot
+// fall between a check and the write.
+func (s redisSessions) Refresh(ctx context.Context, sid string, state []byte, ttl time.Duration) (bool, error) {
+	if err := checkSessionPut(sid, state, ttl); err != nil {
+		return false, err
+	}
+	cmd, err := s.client(ctx)
+	if err != nil {
+		return false, err
+	}
+	err = cmd.Do(ctx, "set", s.key(sid), state, "xx", "px", ttlMillis(ttl)).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, unavailable(err)
+	}
+	return true, nil
+}
+
 // Touch implements SessionCache with PEXPIRE, which does nothing to a key
 // that does not exist (taken or expired).
 func (s redisSessions) Touch(ctx context.Context, sid string, ttl time.Duration) (bool, error) {

@@ -139,6 +139,24 @@ func (t *sessionTable) Touch(ctx context.Context, sid string, ttl time.Duration)
 	return found && err == nil, err
 }
 
+// Refresh implements SessionCache.
+func (t *sessionTable) Refresh(ctx context.Context, sid string, state []byte, ttl time.Duration) (found bool, err error) {
+	if err := checkSessionPut(sid, state, ttl); err != nil {
+		return false, err
+	}
+	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {
+		switch {
+		case e == nil:
+			return nil
+		case e.expires <= now:
+			return t.remove(sh, sid)
+		}
+		found = true
+		return t.set(sh, sid, &sessionEntry{state: bytes.Clone(state), expires: now + ttlMillis(ttl)})
+	})
+	return found && err == nil, err
+}
+
 // Take implements SessionCache.
 func (t *sessionTable) Take(ctx context.Context, sid string) (state []byte, ok bool, err error) {
 	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {

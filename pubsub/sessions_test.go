@@ -164,6 +164,31 @@ func checkSessionCache(t *testing.T, tg sessionTarget) {
 		}
 		wantGone("missing")
 	})
+	t.Run("refresh replaces only a live entry", func(t *testing.T) {
+		refresh := func(sid string, state []byte) bool {
+			t.Helper()
+			found, err := c.Refresh(ctx, sid, state, time.Minute)
+			if err != nil {
+				t.Fatalf("refresh %s: %v", sid, err)
+			}
+			return found
+		}
+		put("f", []byte("one"), time.Minute)
+		tg.advance(40 * time.Second)
+		if !refresh("f", []byte("two")) {
+			t.Fatal("refresh of a live entry found nothing")
+		}
+		tg.advance(40 * time.Second) // 80s after the put, 40s after the refresh
+		wantTaken("f", []byte("two"))
+		if refresh("f", []byte("three")) {
+			t.Fatal("refresh found a taken entry")
+		}
+		wantGone("f") // not recreated: a restore stays the only one
+		if refresh("never", []byte("x")) {
+			t.Fatal("refresh found an entry never put")
+		}
+		wantGone("never")
+	})
 	t.Run("bounds", func(t *testing.T) {
 		big := bytes.Repeat([]byte{'z'}, MaxSessionState)
 		put("max", big, time.Minute)
