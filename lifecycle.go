@@ -160,7 +160,7 @@ func (h *Handler) start() error {
 	if h.ws != nil {
 		// A WebSocket is always taken over: it needs the pool whatever
 		// http1_takeover says.
-		h.ws.Cable.Hub = h.engine.hub
+		h.ws.Cable = h.sse.Cable() // the same sessions' settings
 		h.ws.Writers = h.engine.writers
 	}
 	h.started()

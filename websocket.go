@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cableway/caddy-anycable-sse/cable"
 	"github.com/cableway/caddy-anycable-sse/pubsub"
 	"github.com/cableway/caddy-anycable-sse/sse"
 	"github.com/cableway/caddy-anycable-sse/ws"
@@ -16,8 +15,9 @@ import (
 // writer pool, authentication and streams as the SSE endpoint, with the
 // ws transport on top.
 
-// newWSServer builds the WebSocket server of this handler; the sessions
-// share the SSE server's settings.
+// newWSServer builds the WebSocket server of this handler. Its sessions
+// share the SSE server's configuration (sse.Server.Cable), given at start
+// once the hub exists (Handler.start).
 func (h *Handler) newWSServer(a authSetup, origins *sse.Origins) *ws.Server {
 	o := h.sse.Opts
 	ttl := pubsub.DefaultSessionTTL
@@ -29,11 +29,6 @@ func (h *Handler) newWSServer(a authSetup, origins *sse.Origins) *ws.Server {
 		metrics = wsMetrics{h.metrics}
 	}
 	return &ws.Server{
-		Cable: &cable.Config{
-			Hub: h.engine.hub, Replays: h.engine.replays, RPC: o.RPC, JWT: o.JWT, EnforceJWT: o.EnforceJWT,
-			NoAuth: o.NoAuth, PublicStreams: o.PublicStreams, Streams: o.Streams, Turbo: o.Turbo,
-			CableReady: o.CableReady, MaxStreamName: o.MaxStreamName, Log: h.logger, Metrics: h.metrics,
-		},
 		Registry: h.engine.registry,
 		Writers:  h.engine.writers,
 		Log:      h.logger,

@@ -95,8 +95,10 @@ type Server struct {
 	conn.Owned
 }
 
-// cable is the session configuration of this server, made once from Opts.
-func (s *Server) cable() *cable.Config {
+// Cable is the session configuration of this server, made once from Opts
+// on first use (after the hub is set); other transports of the same
+// handler share it.
+func (s *Server) Cable() *cable.Config {
 	s.cableOnce.Do(func() {
 		o := s.Opts
 		s.cableCfg = &cable.Config{
@@ -236,12 +238,12 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, info RequestInfo) 
 
 	st := newStream(cable.NewSID(), limitKey(info), s.Log, s.metrics(), req.mode, req.raw, s.Opts.MaxPending)
 	c := st.c
-	sess := cable.New(s.cable(), st)
+	sess := cable.New(s.Cable(), st)
 	reqID := requestID(r)
 	// What the app is told about the request; only built when there is an
 	// app, since it lives as long as the connection.
 	if s.Opts.RPC != nil {
-		sess.Env = rpc.Env{URL: info.URL, Headers: s.cable().EnvHeaders(r.Header, s.Opts.RPCHeaders, info.RemoteAddr, s.Opts.JWTParam)}
+		sess.Env = rpc.Env{URL: info.URL, Headers: s.Cable().EnvHeaders(r.Header, s.Opts.RPCHeaders, info.RemoteAddr, s.Opts.JWTParam)}
 	}
 	if s.Opts.JWT.Enabled() {
 		sess.Token = r.Header.Get("X-" + s.Opts.JWTParam)
