@@ -391,23 +391,8 @@ func TestRandomReconnectsLoseNothing(t *testing.T) {
 				t.Errorf("client %d saw nothing on %s", i, key)
 				continue
 			}
-			expect := got[0]
-			seen := map[int]bool{}
-			for _, n := range got {
-				if seen[n] {
-					dups++
-				}
-				seen[n] = true
-				if n != expect {
-					disorder++
-				}
-				expect = n + 1
-			}
-			for n := got[0]; n <= perStream; n++ {
-				if !seen[n] {
-					lost++
-				}
-			}
+			l, d, o := sequenceFaults(got, perStream)
+			lost, dups, disorder = lost+l, dups+d, disorder+o
 		}
 	}
 	t.Logf("clients=%d streams=%d published=%d delivered=%d reconnects=%d lost=%d duplicates=%d out-of-order=%d",
@@ -459,4 +444,31 @@ func TestPostHistoryResume(t *testing.T) {
 	if strings.Join(got, " ") != "pa/2 pa/3 pb/2" {
 		t.Fatalf("recovered %v", got)
 	}
+}
+
+// sequenceFaults counts what a client's received sequence of a stream's
+// numbered messages (1..last, starting wherever its first connection
+// landed) lacks, repeats and has out of order.
+func sequenceFaults(got []int, last int) (lost, dups, disorder int) {
+	if len(got) == 0 {
+		return 0, 0, 0
+	}
+	expect := got[0]
+	seen := map[int]bool{}
+	for _, n := range got {
+		if seen[n] {
+			dups++
+		}
+		seen[n] = true
+		if n != expect {
+			disorder++
+		}
+		expect = n + 1
+	}
+	for n := got[0]; n <= last; n++ {
+		if !seen[n] {
+			lost++
+		}
+	}
+	return lost, dups, disorder
 }

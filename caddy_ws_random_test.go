@@ -247,23 +247,8 @@ func TestWebSocketRandomReconnectsLoseNothing(t *testing.T) {
 			if !slices.Equal(got, seq(got[0], perStream)) {
 				t.Errorf("client %d (restore %v) on %s: %v", i, r.restore, st, got)
 			}
-			expect := got[0]
-			seen := map[int]bool{}
-			for _, n := range got {
-				if seen[n] {
-					dups++
-				}
-				seen[n] = true
-				if n != expect {
-					disorder++
-				}
-				expect = n + 1
-			}
-			for n := got[0]; n <= perStream; n++ {
-				if !seen[n] {
-					lost++
-				}
-			}
+			l, d, o := sequenceFaults(got, perStream)
+			lost, dups, disorder = lost+l, dups+d, disorder+o
 		}
 	}
 	t.Logf("clients=%d reconnects=%d (by recovery %d, restored %d) lost=%d duplicates=%d out-of-order=%d",
