@@ -126,17 +126,7 @@ func (t *sessionTable) Touch(ctx context.Context, sid string, ttl time.Duration)
 	if err := checkSessionTTL(ttl); err != nil {
 		return false, err
 	}
-	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {
-		switch {
-		case e == nil:
-			return nil
-		case e.expires <= now:
-			return t.remove(sh, sid)
-		}
-		found = true
-		return t.set(sh, sid, &sessionEntry{state: e.state, expires: now + ttlMillis(ttl)})
-	})
-	return found && err == nil, err
+	return t.renew(ctx, sid, nil, ttl)
 }
 
 // Refresh implements SessionCache.
@@ -144,6 +134,12 @@ func (t *sessionTable) Refresh(ctx context.Context, sid string, state []byte, tt
 	if err := checkSessionPut(sid, state, ttl); err != nil {
 		return false, err
 	}
+	return t.renew(ctx, sid, append([]byte{}, state...), ttl) // never nil: nil keeps the state
+}
+
+// renew gives a live entry a new expiry and, unless state is nil, new
+// state; an expired one is removed, a missing one is not created.
+func (t *sessionTable) renew(ctx context.Context, sid string, state []byte, ttl time.Duration) (found bool, err error) {
 	err = t.withEntry(ctx, sid, func(sh *sessionShard, e *sessionEntry, now int64) error {
 		switch {
 		case e == nil:
@@ -152,7 +148,10 @@ func (t *sessionTable) Refresh(ctx context.Context, sid string, state []byte, tt
 			return t.remove(sh, sid)
 		}
 		found = true
-		return t.set(sh, sid, &sessionEntry{state: bytes.Clone(state), expires: now + ttlMillis(ttl)})
+		if state == nil {
+			state = e.state
+		}
+		return t.set(sh, sid, &sessionEntry{state: state, expires: now + ttlMillis(ttl)})
 	})
 	return found && err == nil, err
 }
