@@ -356,3 +356,23 @@ func TestWebSocketRefusedAfterConfirmSendsRejectOnly(t *testing.T) {
 		t.Fatalf("after the rejection: %s", m)
 	}
 }
+
+// A reload (no stream_close_delay) keeps WebSocket connections and their
+// subscriptions: the engine outlives the config, and so do its sockets.
+func TestWebSocketSurvivesReload(t *testing.T) {
+	loadCaddy(t, wsSite)
+	st := freshStream("rl")
+	c := mustDialWS(t, "/cable", extProto)
+	c.mustNext()
+	c.send(`{"command":"subscribe","identifier":"` + pubsubID(st) + `"}`)
+	c.mustNext()
+	loadCaddy(t, strings.Replace(wsSite, "ping_interval 1s", "ping_interval 2s", 1)) // a changed config
+	mustBroadcast(t, testKey, `{"stream":"`+st+`","data":"after reload"}`)
+	if m := c.mustNext(); !strings.Contains(m, `"message":"after reload"`) {
+		t.Fatalf("after the reload: %s", m)
+	}
+	c.send(`{"command":"ping"}`)
+	if m := c.mustNext(); m != `{"type":"pong"}` {
+		t.Fatalf("commands after the reload: %s", m)
+	}
+}
