@@ -55,6 +55,11 @@ func caddyRequest(method, target, body, remoteAddr, clientIP string, trusted boo
 // oracleLoopback decides loopback on its own (net.SplitHostPort and
 // net.ParseIP, no zone), to check isLoopbackPeer against.
 func oracleLoopback(remoteAddr string) bool {
+	// A peer as net/http writes it (netip's own form, any zone) is what it
+	// says; net.SplitHostPort refuses some of those ("[::1%]]:0").
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil && ap.String() == remoteAddr {
+		return ap.Addr().Unmap().IsLoopback()
+	}
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr
