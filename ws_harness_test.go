@@ -6,10 +6,13 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +54,13 @@ func dialWSURL(t testing.TB, url string, protocols []string, header http.Header,
 		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	conn, br, hs, err := d.Dial(context.Background(), url)
+	// Right after a reload a connection may reach the old server as it
+	// shuts down and be closed before its upgrade was read: nothing ran
+	// (no connect, no restore: those come after the 101), so dial again.
+	for attempt := 0; attempt < 5 && err != nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)); attempt++ {
+		time.Sleep(50 * time.Millisecond)
+		conn, br, hs, err = d.Dial(context.Background(), url)
+	}
 	if err != nil {
 		return nil, err
 	}
